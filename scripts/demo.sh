@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make demo: builds three demo branches in a temp dir this script owns and
+# shows what mfs does with them. Removes everything it made on exit.
+set -euo pipefail
+MFS=${1:-bin/mfs}
+MFS=$(realpath "$MFS")
+work=$(mktemp -d /tmp/mfs-demo.XXXXXX)
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+
+b1=$work/disk1 b2=$work/disk2 b3=$work/disk3
+mkdir -p "$b1/media/films" "$b2/media/music" "$b3/backup"
+echo "film" >"$b1/media/films/a.mkv"
+echo "song" >"$b2/media/music/b.flac"
+echo "old"  >"$b3/backup/notes.txt"
+echo "dup on disk1" >"$b1/media/readme.txt"
+echo "dup on disk2" >"$b2/media/readme.txt"
+branches="$b1:$b2=NC:$b3"
+
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+say "mfs version"
+"$MFS" version
+
+say "mfs explain BRANCHES /media/music/new.flac   (default policies: create=pfrd, action=epall, search=ff)"
+"$MFS" explain "$branches" /media/music/new.flac -o minfreespace=1M --func create,mkdir,getattr,unlink | sed "s#$work/##g"
+
+say "mfs explain BRANCHES /media/readme.txt -o category.create=epff,func.getattr=newest"
+"$MFS" explain "$branches" /media/readme.txt -o category.create=epff,func.getattr=newest,minfreespace=1M --func create,getattr,open,unlink | sed "s#$work/##g"
+
+say "mfs explain BRANCHES /backup/x -o category.create=mfs,minfreespace=100T   (both branches below minfreespace)"
+"$MFS" explain "$b1:$b3" /backup/x -o category.create=mfs,minfreespace=100T --func create | sed "s#$work/##g" || true
+
+say "mfs explain with a typo in an option"
+"$MFS" explain "$branches" /x -o cache.file=full || true

@@ -1,0 +1,267 @@
+package vfs
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mfs-union/mfs/vfs/policy"
+)
+
+// branch is one configured branch at run time: its root directory fd, through
+// which every access goes (openat family, never string concatenation), and its
+// cached statvfs figures.
+type branch struct {
+	path    string
+	mode    policy.Mode
+	minfree uint64 // effective minfreespace (own or global)
+	ownMin  bool
+
+	mu      sync.Mutex // guards fd, dev and the statvfs cache
+	fd      int        // O_PATH|O_DIRECTORY fd of the root, -1 when unavailable
+	dev     uint64     // st_dev of the root when fd was opened
+	space   policy.Space
+	spaceOK bool
+	spaceAt time.Time
+	bsize   int64
+}
+
+func newBranch(path string, mode policy.Mode, minfree uint64, own bool) *branch {
+	b := &branch{path: path, mode: mode, minfree: minfree, ownMin: own, fd: -1}
+	b.reopen()
+	return b
+}
+
+// reopen (re)opens the branch root. A branch that does not exist (yet) keeps
+// fd -1 and reports ENOENT until it appears.
+func (b *branch) reopen() {
+	fd, err := unix.Open(b.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		unix.Close(fd)
+		return
+	}
+	if b.fd >= 0 {
+		unix.Close(b.fd)
+	}
+	b.fd, b.dev = fd, st.Dev
+}
+
+// root returns the branch root fd, revalidating it against the path: if a disk
+// was mounted on (or unmounted from) the branch path since the fd was opened,
+// st_dev differs and the root is reopened, so files never land in an empty
+// mount-point directory and a vanished branch reports errors.
+func (b *branch) root() (int, unix.Errno) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var st unix.Stat_t
+	if err := unix.Stat(b.path, &st); err != nil {
+		return -1, errnoOf(err)
+	}
+	if b.fd < 0 || st.Dev != b.dev {
+		b.reopen()
+		if b.fd < 0 {
+			return -1, unix.ENOENT
+		}
+	}
+	return b.fd, 0
+}
+
+// rootFast returns the root fd without revalidation, for hot paths that
+// revalidate periodically through statvfs (see statfsCached).
+func (b *branch) rootFast() (int, unix.Errno) {
+	b.mu.Lock()
+	fd := b.fd
+	b.mu.Unlock()
+	if fd < 0 {
+		return b.root()
+	}
+	return fd, 0
+}
+
+func (b *branch) close() {
+	b.mu.Lock()
+	if b.fd >= 0 {
+		unix.Close(b.fd)
+		b.fd = -1
+	}
+	b.mu.Unlock()
+}
+
+// statfs returns the branch's statvfs figures, cached for ttl (cache.statfs).
+func (b *branch) statfs(ttl time.Duration) (policy.Space, error) {
+	b.mu.Lock()
+	if ttl > 0 && b.spaceOK && time.Since(b.spaceAt) < ttl {
+		s := b.space
+		b.mu.Unlock()
+		return s, nil
+	}
+	b.mu.Unlock()
+	var st unix.Statfs_t
+	if err := unix.Statfs(b.path, &st); err != nil {
+		b.mu.Lock()
+		b.spaceOK = false
+		b.mu.Unlock()
+		return policy.Space{}, err
+	}
+	fr := uint64(st.Frsize)
+	if fr == 0 {
+		fr = uint64(st.Bsize)
+	}
+	s := policy.Space{
+		Avail:    st.Bavail * fr,
+		Used:     (st.Blocks - min(st.Bavail, st.Blocks)) * fr,
+		ReadOnly: st.Flags&unix.ST_RDONLY != 0,
+	}
+	b.mu.Lock()
+	b.space, b.spaceOK, b.spaceAt = s, true, time.Now()
+	b.mu.Unlock()
+	return s, nil
+}
+
+// beneath is how every path below a branch root is resolved: inside the
+// branch, without following symlinks (the union namespace resolves those).
+const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+
+// splitRel splits a relative union path into its parent and last component.
+func splitRel(rel string) (dir, name string) {
+	i := strings.LastIndexByte(rel, '/')
+	if i < 0 {
+		return "", rel
+	}
+	return rel[:i], rel[i+1:]
+}
+
+// parentRel returns the parent of a relative path ("" for top-level names).
+func parentRel(rel string) string {
+	d, _ := splitRel(rel)
+	return d
+}
+
+// at is an open parent directory inside a branch plus the last component:
+// the (dirfd, name) pair every *at syscall acts on.
+type at struct {
+	dir   int
+	name  string
+	owned bool // dir must be closed
+}
+
+func (a at) close() {
+	if a.owned {
+		unix.Close(a.dir)
+	}
+}
+
+// openParent opens rel's parent directory inside branch b. For the root
+// itself ("") the pair is (root, ".").
+func (b *branch) openParent(rel string) (at, unix.Errno) {
+	root, e := b.rootFast()
+	if e != 0 {
+		return at{}, e
+	}
+	if rel == "" {
+		return at{dir: root, name: "."}, 0
+	}
+	dir, name := splitRel(rel)
+	if dir == "" {
+		return at{dir: root, name: name}, 0
+	}
+	fd, err := unix.Openat2(root, dir, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: beneath,
+	})
+	if err != nil {
+		return at{}, walkErrno(err)
+	}
+	return at{dir: fd, name: name, owned: true}, 0
+}
+
+// openPath opens rel inside branch b with flags (O_NOFOLLOW is always added so a
+// trailing symlink is never followed out of the branch).
+func (b *branch) openPath(rel string, flags int, mode uint32) (int, unix.Errno) {
+	root, e := b.rootFast()
+	if e != 0 {
+		return -1, e
+	}
+	p := rel
+	if p == "" {
+		p = "."
+	}
+	fd, err := unix.Openat2(root, p, &unix.OpenHow{
+		Flags:   uint64(flags | unix.O_NOFOLLOW | unix.O_CLOEXEC),
+		Mode:    uint64(mode),
+		Resolve: beneath,
+	})
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) && flags&unix.O_PATH == 0 {
+			// The last component is a symlink (O_NOFOLLOW) or an intermediate one is
+			// (RESOLVE_NO_SYMLINKS): tell them apart as Linux would for O_NOFOLLOW.
+			if _, e2 := b.lstat(rel); e2 == 0 {
+				return -1, unix.ELOOP
+			}
+		}
+		return -1, walkErrno(err)
+	}
+	return fd, 0
+}
+
+// lstat stats rel inside branch b without following a trailing symlink.
+func (b *branch) lstat(rel string) (unix.Stat_t, unix.Errno) {
+	var st unix.Stat_t
+	a, e := b.openParent(rel)
+	if e != 0 {
+		return st, e
+	}
+	err := unix.Fstatat(a.dir, a.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	a.close()
+	if err != nil {
+		return st, errnoOf(err)
+	}
+	return st, 0
+}
+
+// walkErrno maps errors of a confined walk: ELOOP from RESOLVE_NO_SYMLINKS means
+// a component is a symlink on this branch, which the union does not traverse
+// here, so the path does not exist on the branch as a directory chain. EXDEV
+// means an attempt to leave the branch.
+func walkErrno(err error) unix.Errno {
+	e := errnoOf(err)
+	switch e {
+	case unix.ELOOP, unix.EXDEV:
+		return unix.ENOENT
+	}
+	return e
+}
+
+// errnoOf extracts the errno of err (EIO for anything else).
+func errnoOf(err error) unix.Errno {
+	if err == nil {
+		return 0
+	}
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return unix.EIO
+}
+
+// invalidateSpace drops the cached statvfs figures.
+func (b *branch) invalidateSpace() {
+	b.mu.Lock()
+	b.spaceOK = false
+	b.mu.Unlock()
+}
+
+// procFd names an open fd (O_PATH ones included) for the path-taking calls
+// that have no fd form (chmod of an O_PATH fd, xattrs): the magic link refers
+// to the opened file itself, so nothing is resolved again by name.
+func procFd(fd int) string {
+	return "/proc/self/fd/" + strconv.Itoa(fd)
+}

@@ -1,0 +1,128 @@
+package vfs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mfs-union/mfs/vfs/config"
+)
+
+// layout creates files described by lines under dir: "d/" a directory,
+// "f" an empty file, "f=text" a file with content, "a -> b" a symlink.
+func layout(t *testing.T, dir string, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		switch {
+		case strings.Contains(l, " -> "):
+			parts := strings.SplitN(l, " -> ", 2)
+			p := filepath.Join(dir, parts[0])
+			must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			must(t, os.Symlink(parts[1], p))
+		case strings.HasSuffix(l, "/"):
+			must(t, os.MkdirAll(filepath.Join(dir, l), 0o755))
+		default:
+			name, content, _ := strings.Cut(l, "=")
+			p := filepath.Join(dir, name)
+			must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			must(t, os.WriteFile(p, []byte(content), 0o644))
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newTestPool makes n branch dirs with the given layouts and a pool over them.
+func newTestPool(t *testing.T, opts []string, layouts ...[]string) (*Pool, []string) {
+	t.Helper()
+	root := t.TempDir()
+	var dirs []string
+	for i, l := range layouts {
+		d := filepath.Join(root, "b"+string(rune('0'+i)))
+		must(t, os.MkdirAll(d, 0o755))
+		layout(t, d, l...)
+		dirs = append(dirs, d)
+	}
+	o, err := config.Parse(append([]string{"branches=" + strings.Join(dirs, ":"), "minfreespace=1M"}, opts...))
+	must(t, err)
+	p, err := New(o, Settings{RandN: func(n uint64) uint64 { return 0 }})
+	must(t, err)
+	t.Cleanup(func() { p.Close() })
+	return p, dirs
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+func TestSmoke(t *testing.T) {
+	ctx := context.Background()
+	p, dirs := newTestPool(t, []string{"category.create=ff"},
+		[]string{"a/", "a/x=one", "same=b0"},
+		[]string{"a/", "a/y=two", "same=b1", "only1/z=3"},
+	)
+	a, e := p.Getattr(ctx, RootCred, "a/y")
+	if e != 0 || a.Branch != 1 || a.Stat.Size != 3 {
+		t.Fatalf("getattr a/y = %+v %v", a, e)
+	}
+	ents, e := p.Readdir(ctx, RootCred, "")
+	if e != 0 {
+		t.Fatal(e)
+	}
+	var names []string
+	for _, d := range ents {
+		names = append(names, d.Name)
+	}
+	sort.Strings(names[2:])
+	if got := strings.Join(names, ","); got != ".,..,a,only1,same" {
+		t.Fatalf("readdir = %s", got)
+	}
+	// ff create on a parent that exists only on branch 1 clones it to branch 0.
+	f, e := p.Create(ctx, RootCred, "only1/new", unix.O_WRONLY, 0o644)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.Close()
+	if !exists(filepath.Join(dirs[0], "only1/new")) {
+		t.Fatal("ff create did not land on branch 0")
+	}
+	if e := p.Unlink(ctx, RootCred, "same"); e != 0 {
+		t.Fatal(e)
+	}
+	if exists(filepath.Join(dirs[0], "same")) || exists(filepath.Join(dirs[1], "same")) {
+		t.Fatal("epall unlink left a copy")
+	}
+	if e := p.Rename(ctx, RootCred, "a/x", "a/y", 0); e != 0 {
+		t.Fatal(e)
+	}
+	if exists(filepath.Join(dirs[1], "a/y")) {
+		t.Fatal("rename left the target on the other branch")
+	}
+	n, e := p.Getxattr(ctx, RootCred, ".mergerfs", "user.mergerfs.category.create", nil)
+	if e != 0 || n != 2 {
+		t.Fatalf("control getxattr size = %d %v", n, e)
+	}
+	if e := p.Setxattr(ctx, RootCred, ".mergerfs", "user.mergerfs.category.create", []byte("mfs"), 0); e != 0 {
+		t.Fatal(e)
+	}
+	buf := make([]byte, 64)
+	n, e = p.Getxattr(ctx, RootCred, ".mergerfs", "user.mergerfs.func.create", buf)
+	if e != 0 || string(buf[:n]) != "mfs" {
+		t.Fatalf("func.create = %q %v", buf[:n], e)
+	}
+	n, e = p.Getxattr(ctx, RootCred, "a/y", "user.mergerfs.allpaths", buf[:0])
+	if e != 0 || n == 0 {
+		t.Fatal(n, e)
+	}
+}

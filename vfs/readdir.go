@@ -1,0 +1,207 @@
+package vfs
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mfs-union/mfs/vfs/config"
+)
+
+// Dirent is one entry of a merged directory listing.
+type Dirent struct {
+	Name    string
+	Type    uint8  // DT_* from the winning branch
+	Ino     uint64 // inodecalc result (what a mount reports)
+	RealIno uint64 // d_ino on the branch (what `mfs run` reports)
+	Branch  int
+}
+
+// Readdir lists directory rel: every branch in configured order, RO and NC
+// included, no policy. Names are deduplicated and the first branch holding a
+// name wins. "." and ".." come first, from the first branch holding the
+// directory. The control file is never listed. The listing succeeds if any
+// branch could be read, otherwise it fails with the first error.
+// func.readdir=cosr/cor reads branches concurrently; cosr merges in branch
+// order (deterministic), cor in completion order.
+// The result is a snapshot: front ends serve offsets into it, so seekdir and
+// chunked reads stay consistent.
+func (p *Pool) Readdir(ctx context.Context, c *Cred, rel string) ([]Dirent, unix.Errno) {
+	s := p.state()
+	var out []Dirent
+	e := asCaller(c, func() unix.Errno {
+		var e unix.Errno
+		out, e = s.readdir(rel)
+		return e
+	})
+	return out, e
+}
+
+type branchListing struct {
+	i     int
+	ents  []rawDirent
+	errno unix.Errno
+}
+
+type rawDirent struct {
+	ino  uint64
+	typ  uint8
+	name string
+}
+
+func (s *state) readdir(rel string) ([]Dirent, unix.Errno) {
+	n := len(s.branches)
+	lists := make([]branchListing, 0, n)
+	switch s.opts.Readdir.Mode {
+	case config.ReaddirCOSR, config.ReaddirCOR:
+		ch := make(chan branchListing, n)
+		threads := s.opts.Readdir.Threads
+		if threads <= 0 {
+			threads = min(8, runtime.NumCPU())
+		}
+		sem := make(chan struct{}, threads)
+		var wg sync.WaitGroup
+		for i := range s.branches {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				ents, e := s.branches[i].list(rel)
+				<-sem
+				ch <- branchListing{i, ents, e}
+			}()
+		}
+		wg.Wait()
+		close(ch)
+		byIdx := make([]branchListing, n)
+		for l := range ch {
+			if s.opts.Readdir.Mode == config.ReaddirCOR {
+				lists = append(lists, l)
+			}
+			byIdx[l.i] = l
+		}
+		if s.opts.Readdir.Mode == config.ReaddirCOSR {
+			lists = byIdx
+		}
+	default:
+		for i, b := range s.branches {
+			ents, e := b.list(rel)
+			lists = append(lists, branchListing{i, ents, e})
+		}
+	}
+	var first unix.Errno
+	ok := false
+	seen := make(map[string]struct{})
+	var out []Dirent
+	for _, l := range lists {
+		if l.errno != 0 {
+			if first == 0 {
+				first = l.errno
+			}
+			continue
+		}
+		ok = true
+		bpath := s.branches[l.i].path
+		for _, d := range l.ents {
+			if rel == "" && d.name == ControlFile {
+				continue
+			}
+			if _, dup := seen[d.name]; dup {
+				continue
+			}
+			seen[d.name] = struct{}{}
+			crel := d.name
+			if rel != "" {
+				crel = rel + "/" + d.name
+			}
+			if d.name == "." {
+				crel = rel
+			} else if d.name == ".." {
+				crel = parentRel(rel)
+			}
+			ino := inodeCalc(string(s.opts.InodeCalc), bpath, crel, d.ino, d.typ == unix.DT_DIR)
+			out = append(out, Dirent{Name: d.name, Type: d.typ, Ino: ino, RealIno: d.ino, Branch: l.i})
+		}
+	}
+	if !ok {
+		if rel == "" && first == unix.ENOENT {
+			return []Dirent{
+				{Name: ".", Type: unix.DT_DIR, Ino: 1, Branch: -1},
+				{Name: "..", Type: unix.DT_DIR, Ino: 1, Branch: -1},
+				{Name: "error: no valid mergerfs branch found, check config", Type: unix.DT_REG, Ino: 2, Branch: -1},
+			}, 0
+		}
+		return nil, first
+	}
+	sortDots(out)
+	return out, 0
+}
+
+// sortDots moves "." and ".." to the front, keeping the rest in order.
+func sortDots(ents []Dirent) {
+	k := 0
+	for _, want := range []string{".", ".."} {
+		for j := k; j < len(ents); j++ {
+			if ents[j].Name == want {
+				d := ents[j]
+				copy(ents[k+1:j+1], ents[k:j])
+				ents[k] = d
+				k++
+				break
+			}
+		}
+	}
+}
+
+// list reads directory rel on the branch with getdents64.
+func (b *branch) list(rel string) ([]rawDirent, unix.Errno) {
+	fd, e := b.openPath(rel, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if e != 0 {
+		return nil, e
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 32<<10)
+	var out []rawDirent
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			if errnoOf(err) == unix.EINTR {
+				continue
+			}
+			return nil, errnoOf(err)
+		}
+		if n <= 0 {
+			return out, 0
+		}
+		out = parseDirents(buf[:n], out)
+	}
+}
+
+// parseDirents decodes linux_dirent64 records: d_ino u64, d_off s64,
+// d_reclen u16, d_type u8, then the NUL-terminated name.
+func parseDirents(buf []byte, out []rawDirent) []rawDirent {
+	for len(buf) >= 19 {
+		reclen := int(binary.LittleEndian.Uint16(buf[16:18]))
+		if reclen < 19 || reclen > len(buf) {
+			break
+		}
+		rec := buf[:reclen]
+		name := rec[19:]
+		for i, ch := range name {
+			if ch == 0 {
+				name = name[:i]
+				break
+			}
+		}
+		out = append(out, rawDirent{
+			ino:  binary.LittleEndian.Uint64(rec[0:8]),
+			typ:  rec[18],
+			name: string(name),
+		})
+		buf = buf[reclen:]
+	}
+	return out
+}

@@ -1,0 +1,220 @@
+package vfs
+
+import (
+	"context"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mfs-union/mfs/vfs/config"
+	"github.com/mfs-union/mfs/vfs/policy"
+)
+
+const (
+	xattrPrefix   = "user.mergerfs."
+	xattrSecurity = "security.capability"
+)
+
+// xattrGate applies the xattr and security-capability options. It returns a
+// non-zero errno when the call must not reach a branch.
+func (s *state) xattrGate(name string) unix.Errno {
+	switch s.opts.XAttr {
+	case config.XAttrNoAttr:
+		return unix.ENODATA
+	case config.XAttrNoSys:
+		return unix.ENOSYS
+	}
+	if name == xattrSecurity && !s.opts.SecurityCapability {
+		return unix.ENODATA
+	}
+	return 0
+}
+
+// withPathFd opens rel on b as an O_PATH fd that does not follow a trailing
+// symlink and calls fn with a path naming exactly that file.
+func withPathFd(b *branch, rel string, fn func(p string) unix.Errno) unix.Errno {
+	fd, e := b.openPath(rel, unix.O_PATH, 0)
+	if e != 0 {
+		return e
+	}
+	defer unix.Close(fd)
+	return fn(procFd(fd))
+}
+
+// Getxattr reads extended attribute name of rel from the branch func.getxattr
+// picks. On the control file it reads options (user.mergerfs.<key>); on any
+// path user.mergerfs.basepath/relpath/fullpath/allpaths describe where rel
+// lives. A nil or empty buf asks for the size. Errnos: ENODATA, ERANGE, ENOENT,
+// ENOTSUP, ENOSYS (xattr=nosys).
+func (p *Pool) Getxattr(ctx context.Context, c *Cred, rel, name string, buf []byte) (int, unix.Errno) {
+	s := p.state()
+	if rel == ControlFile {
+		if !strings.HasPrefix(name, xattrPrefix) {
+			return 0, unix.ENODATA
+		}
+		v, e := p.getOption(strings.TrimPrefix(name, xattrPrefix))
+		if e != 0 {
+			return 0, e
+		}
+		return copyOut(buf, v)
+	}
+	if e := s.xattrGate(name); e != 0 {
+		return 0, e
+	}
+	if strings.HasPrefix(name, xattrPrefix) {
+		if v, e, ok := s.pathInfo(c, rel, strings.TrimPrefix(name, xattrPrefix)); ok {
+			if e != 0 {
+				return 0, e
+			}
+			return copyOut(buf, v)
+		}
+	}
+	var n int
+	e := asCaller(c, func() unix.Errno {
+		idx, e := s.search(policy.FuncGetxattr, rel)
+		if e != 0 {
+			return e
+		}
+		return withPathFd(s.branches[idx[0]], rel, func(pp string) unix.Errno {
+			var err error
+			n, err = unix.Getxattr(pp, name, buf)
+			return errnoOf(err)
+		})
+	})
+	return n, e
+}
+
+func copyOut(buf []byte, v string) (int, unix.Errno) {
+	if len(buf) == 0 {
+		return len(v), 0
+	}
+	if len(buf) < len(v) {
+		return 0, unix.ERANGE
+	}
+	return copy(buf, v), 0
+}
+
+// pathInfo answers the user.mergerfs.* keys every path has.
+func (s *state) pathInfo(c *Cred, rel, key string) (string, unix.Errno, bool) {
+	switch key {
+	case "basepath", "fullpath":
+		var idx []int
+		e := asCaller(c, func() unix.Errno {
+			var e unix.Errno
+			idx, e = s.search(policy.FuncGetxattr, rel)
+			return e
+		})
+		if e != 0 {
+			return "", e, true
+		}
+		bp := s.branches[idx[0]].path
+		if key == "basepath" {
+			return bp, 0, true
+		}
+		return joinBranch(bp, rel), 0, true
+	case "relpath":
+		return "/" + rel, 0, true
+	case "allpaths":
+		var parts []string
+		for i, b := range s.branches {
+			if _, ok := s.Lstat(i, rel); ok {
+				parts = append(parts, joinBranch(b.path, rel))
+			}
+		}
+		if len(parts) == 0 {
+			return "", unix.ENOENT, true
+		}
+		return strings.Join(parts, "\x00") + "\x00", 0, true
+	}
+	return "", 0, false
+}
+
+func joinBranch(bp, rel string) string {
+	if rel == "" {
+		return bp
+	}
+	return strings.TrimSuffix(bp, "/") + "/" + rel
+}
+
+// Listxattr lists the extended attribute names of rel (NUL-separated) from
+// the branch func.listxattr picks; on the control file, the option keys.
+func (p *Pool) Listxattr(ctx context.Context, c *Cred, rel string, buf []byte) (int, unix.Errno) {
+	s := p.state()
+	if rel == ControlFile {
+		var sb strings.Builder
+		for _, k := range p.optionKeys() {
+			sb.WriteString(xattrPrefix)
+			sb.WriteString(k)
+			sb.WriteByte(0)
+		}
+		return copyOut(buf, sb.String())
+	}
+	switch s.opts.XAttr {
+	case config.XAttrNoAttr:
+		return 0, 0
+	case config.XAttrNoSys:
+		return 0, unix.ENOSYS
+	}
+	var n int
+	e := asCaller(c, func() unix.Errno {
+		idx, e := s.search(policy.FuncListxattr, rel)
+		if e != 0 {
+			return e
+		}
+		return withPathFd(s.branches[idx[0]], rel, func(pp string) unix.Errno {
+			var err error
+			n, err = unix.Listxattr(pp, buf)
+			return errnoOf(err)
+		})
+	})
+	return n, e
+}
+
+// Setxattr sets an extended attribute on every branch func.setxattr picks
+// (results folded by func.getxattr's branch). On the control file it sets an
+// option: ENODATA for an unknown key, EROFS for a read-only one, EINVAL for a
+// bad value, EEXIST with XATTR_CREATE.
+func (p *Pool) Setxattr(ctx context.Context, c *Cred, rel, name string, value []byte, flags int) unix.Errno {
+	s := p.state()
+	if rel == ControlFile {
+		if !strings.HasPrefix(name, xattrPrefix) {
+			return unix.ENODATA
+		}
+		if flags&unix.XATTR_CREATE != 0 {
+			return unix.EEXIST
+		}
+		return p.setOption(c, strings.TrimPrefix(name, xattrPrefix), string(value))
+	}
+	if e := s.xattrGate(name); e != 0 {
+		return e
+	}
+	idx, res, e := s.eachOp(c, policy.FuncSetxattr, rel, func(b *branch, a at) unix.Errno {
+		return withPathFd(b, rel, func(pp string) unix.Errno {
+			return errnoOf(unix.Setxattr(pp, name, value, flags))
+		})
+	})
+	if e != 0 {
+		return e
+	}
+	return s.policyRV(c, policy.FuncGetxattr, rel, idx, res)
+}
+
+// Removexattr removes an extended attribute from every branch func.removexattr picks.
+func (p *Pool) Removexattr(ctx context.Context, c *Cred, rel, name string) unix.Errno {
+	s := p.state()
+	if rel == ControlFile {
+		return unix.ENODATA
+	}
+	if e := s.xattrGate(name); e != 0 {
+		return e
+	}
+	idx, res, e := s.eachOp(c, policy.FuncRemovexattr, rel, func(b *branch, a at) unix.Errno {
+		return withPathFd(b, rel, func(pp string) unix.Errno {
+			return errnoOf(unix.Removexattr(pp, name))
+		})
+	})
+	if e != 0 {
+		return e
+	}
+	return s.policyRV(c, policy.FuncGetxattr, rel, idx, res)
+}
