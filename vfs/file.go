@@ -2,9 +2,13 @@ package vfs
 
 import (
 	"context"
+	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mfs-union/mfs/vfs/config"
+	"github.com/mfs-union/mfs/vfs/fileio"
 	"github.com/mfs-union/mfs/vfs/policy"
 )
 
@@ -13,6 +17,7 @@ import (
 // injected into the workload and never comes back here).
 type File struct {
 	pool   *Pool
+	mu     sync.Mutex // serialises MoveOnENOSPC; fd keeps its number across a move
 	fd     int
 	branch int
 	rel    string
@@ -47,7 +52,14 @@ func (p *Pool) Open(ctx context.Context, c *Cred, rel string, flags int) (*File,
 		if e != 0 {
 			return e
 		}
-		fd, e := s.branches[idx[0]].openPath(rel, flags&^unix.O_CREAT, 0)
+		b := s.branches[idx[0]]
+		if s.opts.LinkCOW && flags&(unix.O_WRONLY|unix.O_RDWR) != 0 {
+			s.breakLink(b, rel)
+		}
+		fd, e := b.openPath(rel, flags&^unix.O_CREAT, 0)
+		if e == unix.EACCES && flags&(unix.O_WRONLY|unix.O_RDWR) != 0 && s.nfsOpenHack(rel) {
+			fd, e = s.openReadOnlyEmpty(b, rel, flags)
+		}
 		if e != 0 {
 			return e
 		}
@@ -93,6 +105,33 @@ func (f *File) WriteAt(buf []byte, off int64) (int, unix.Errno) {
 	return n, errnoOf(err)
 }
 
+// Write writes buf at off like WriteAt and, when the branch is full (ENOSPC
+// or EDQUOT) and moveonenospc is on, moves the file to a branch with room
+// (MoveOnENOSPC) and writes the rest there. A short write before the error
+// counts: the bytes already written were copied with the file.
+func (f *File) Write(ctx context.Context, c *Cred, buf []byte, off int64) (int, unix.Errno) {
+	done := 0
+	for moves := 0; ; {
+		n, e := f.WriteAt(buf[done:], off+int64(done))
+		if n > 0 {
+			done += n
+		}
+		if e == 0 && done == len(buf) {
+			return done, 0
+		}
+		if e == 0 { // short write without an error: go on
+			continue
+		}
+		if (e != unix.ENOSPC && e != unix.EDQUOT) || moves > 0 {
+			return done, e
+		}
+		moves++
+		if f.MoveOnENOSPC(ctx, c, e) != 0 {
+			return done, e
+		}
+	}
+}
+
 // Fchmod, Fchown, Ftruncate, Futimens, Fallocate and Fsync act on the open
 // file with the caller's identity.
 func (f *File) Fchmod(ctx context.Context, c *Cred, mode uint32) unix.Errno {
@@ -122,4 +161,132 @@ func (f *File) Fsync(ctx context.Context, datasync bool) unix.Errno {
 		return errnoOf(unix.Fdatasync(f.fd))
 	}
 	return errnoOf(unix.Fsync(f.fd))
+}
+
+// breakLink implements link-cow: a regular file with more than one link that
+// is opened for writing is first replaced by a private copy (temp file renamed
+// over it), so the write does not show through the other names. Failures leave
+// the file as it was and the open goes ahead.
+func (s *state) breakLink(b *branch, rel string) {
+	st, e := b.lstat(rel)
+	if e != 0 || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink < 2 {
+		return
+	}
+	a, e := b.openParent(rel)
+	if e != 0 {
+		return
+	}
+	defer a.close()
+	if err := fileio.CopyFileAt(a.dir, a.name, a.dir, a.name, fileio.CopyOptions{Verify: true}); err != nil {
+		s.pool.log.Warn("link-cow: copy failed, writing through the link", "path", rel, "err", err)
+	}
+}
+
+// nfsOpenHack says whether the nfsopenhack option applies to rel.
+func (s *state) nfsOpenHack(rel string) bool {
+	switch s.opts.NFSOpenHack {
+	case config.NFSOpenHackAll:
+		return true
+	case config.NFSOpenHackGit:
+		return strings.Contains("/"+rel, "/.git/")
+	}
+	return false
+}
+
+// openReadOnlyEmpty is nfsopenhack: an empty file without write permission
+// (git creates its lock and object files that way, and NFS refuses to open
+// them for writing) is made writable for the owner, opened and given its mode back.
+func (s *state) openReadOnlyEmpty(b *branch, rel string, flags int) (int, unix.Errno) {
+	st, e := b.lstat(rel)
+	if e != 0 || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 || st.Mode&0o222 != 0 {
+		return -1, unix.EACCES
+	}
+	a, e := b.openParent(rel)
+	if e != 0 {
+		return -1, unix.EACCES
+	}
+	defer a.close()
+	mode := st.Mode & 0o7777
+	if fchmodatNoFollow(a.dir, a.name, mode|0o200) != 0 {
+		return -1, unix.EACCES
+	}
+	fd, e := b.openPath(rel, flags&^unix.O_CREAT, 0)
+	fchmodatNoFollow(a.dir, a.name, mode)
+	return fd, e
+}
+
+// exclude is a policy.Env that makes one branch ineligible for creating.
+type exclude struct {
+	*probe
+	skip int
+}
+
+func (x *exclude) Mode(i int) policy.Mode {
+	if i == x.skip {
+		return policy.RO
+	}
+	return x.probe.Mode(i)
+}
+
+// MoveOnENOSPC handles a write that failed with ENOSPC or EDQUOT (the
+// moveonenospc option): the moveonenospc create policy, run on the file's
+// path with the file's own branch excluded, picks a branch with room for the
+// file; the parent is cloned there, the data and metadata are copied to a
+// temp file that is renamed into place, the new copy is opened with the same
+// flags (minus O_CREAT, O_TRUNC, O_EXCL) over the same fd number, and the old
+// copy is removed. The caller then retries the write. On any failure the
+// original error is returned and nothing is left behind on the target.
+func (f *File) MoveOnENOSPC(ctx context.Context, c *Cred, orig unix.Errno) unix.Errno {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.pool.state()
+	if s.move == nil || f.branch < 0 || f.branch >= len(s.branches) {
+		return orig
+	}
+	var st unix.Stat_t
+	if unix.Fstat(f.fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return orig
+	}
+	x := &exclude{probe: &probe{state: s}, skip: f.branch}
+	idx, e := s.move.Create(x, f.rel, nil)
+	if e != 0 || len(idx) == 0 {
+		return orig
+	}
+	to := idx[0]
+	if sp, err := s.branches[to].statfs(0); err != nil || sp.Avail < uint64(st.Size) {
+		return orig
+	}
+	if s.clonepath(f.branch, to, parentRel(f.rel)) != 0 {
+		return orig
+	}
+	from := s.branches[f.branch]
+	fa, e := from.openParent(f.rel)
+	if e != 0 {
+		return orig
+	}
+	defer fa.close()
+	ta, e := s.branches[to].openParent(f.rel)
+	if e != 0 {
+		return orig
+	}
+	defer ta.close()
+	if err := fileio.CopyFileAt(fa.dir, fa.name, ta.dir, ta.name, fileio.CopyOptions{Verify: true}); err != nil {
+		f.pool.log.Warn("moveonenospc: copy failed", "path", f.rel, "to", s.branches[to].path, "err", err)
+		return orig
+	}
+	flags := f.flags &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
+	nfd, err := unix.Openat(ta.dir, ta.name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Unlinkat(ta.dir, ta.name, 0)
+		return orig
+	}
+	if err := unix.Dup3(nfd, f.fd, unix.O_CLOEXEC); err != nil {
+		unix.Close(nfd)
+		unix.Unlinkat(ta.dir, ta.name, 0)
+		return orig
+	}
+	unix.Close(nfd)
+	unix.Unlinkat(fa.dir, fa.name, 0)
+	f.branch = to
+	return 0
 }

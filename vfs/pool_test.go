@@ -53,7 +53,8 @@ func newTestPool(t *testing.T, opts []string, layouts ...[]string) (*Pool, []str
 		layout(t, d, l...)
 		dirs = append(dirs, d)
 	}
-	o, err := config.Parse(append([]string{"branches=" + strings.Join(dirs, ":"), "minfreespace=1M"}, opts...))
+	// "=RW" keeps test names containing '=' (subtest names) from reading as a mode.
+	o, err := config.Parse(append([]string{"branches=" + strings.Join(dirs, "=RW:") + "=RW", "minfreespace=1M"}, opts...))
 	must(t, err)
 	p, err := New(o, Settings{RandN: func(n uint64) uint64 { return 0 }})
 	must(t, err)
@@ -125,4 +126,11 @@ func TestSmoke(t *testing.T) {
 	if e != 0 || n == 0 {
 		t.Fatal(n, e)
 	}
+}
+
+func parseOpts(t *testing.T, items ...string) *config.Options {
+	t.Helper()
+	o, err := config.Parse(items)
+	must(t, err)
+	return o
 }

@@ -1,0 +1,100 @@
+package vfs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestLinkCOW(t *testing.T) {
+	ctx := context.Background()
+	p, dirs := newTestPool(t, []string{"link-cow=true"}, []string{"a=shared"})
+	must(t, os.Link(filepath.Join(dirs[0], "a"), filepath.Join(dirs[0], "b")))
+	f, e := p.Open(ctx, RootCred, "a", unix.O_WRONLY|unix.O_TRUNC)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.WriteAt([]byte("private"), 0)
+	f.Close()
+	b, _ := os.ReadFile(filepath.Join(dirs[0], "b"))
+	a, _ := os.ReadFile(filepath.Join(dirs[0], "a"))
+	if string(b) != "shared" || string(a) != "private" {
+		t.Fatalf("a=%q b=%q; want the write to stay private to a", a, b)
+	}
+	// Without link-cow the write shows through the other name.
+	p2, dirs2 := newTestPool(t, nil, []string{"a=shared"})
+	must(t, os.Link(filepath.Join(dirs2[0], "a"), filepath.Join(dirs2[0], "b")))
+	f, e = p2.Open(ctx, RootCred, "a", unix.O_WRONLY)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.WriteAt([]byte("SH"), 0)
+	f.Close()
+	if b, _ := os.ReadFile(filepath.Join(dirs2[0], "b")); string(b) != "SHared" {
+		t.Fatalf("b=%q", b)
+	}
+}
+
+func TestNFSOpenHack(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		opt  string
+		path string
+		want unix.Errno
+	}{
+		{"nfsopenhack=off", "repo/.git/lock", unix.EACCES},
+		{"nfsopenhack=git", "repo/.git/lock", 0},
+		{"nfsopenhack=git", "repo/lock", unix.EACCES},
+		{"nfsopenhack=all", "repo/lock", 0},
+	} {
+		t.Run(tc.opt+"/"+tc.path, func(t *testing.T) {
+			p, dirs := newTestPool(t, []string{tc.opt}, []string{tc.path})
+			openTree(t, dirs...)
+			fp := filepath.Join(dirs[0], tc.path)
+			must(t, os.Chown(filepath.Dir(fp), 65534, 65534))
+			must(t, os.Chown(fp, 65534, 65534))
+			must(t, os.Chmod(fp, 0o444))
+			f, e := p.Open(ctx, nobody, tc.path, unix.O_WRONLY)
+			if e == 0 {
+				f.Close()
+			}
+			if e != tc.want {
+				t.Fatalf("open for write: %v, want %v", e, tc.want)
+			}
+			fi, _ := os.Stat(fp)
+			if fi.Mode().Perm() != 0o444 {
+				t.Fatalf("mode left at %o", fi.Mode().Perm())
+			}
+		})
+	}
+}
+
+func TestExplain(t *testing.T) {
+	p, _ := newTestPool(t, []string{"category.create=epmfs", "func.getattr=newest"},
+		[]string{"d/", "d/f"},
+		[]string{"x/"},
+		[]string{"d/"},
+	)
+	exps := p.Explain("d/new")
+	byFunc := map[string]Explanation{}
+	for _, e := range exps {
+		byFunc[e.Func] = e
+	}
+	c := byFunc["create"]
+	if c.Path != "/d" || len(c.Chosen) != 1 || c.Chosen[0] != 2 {
+		t.Fatalf("create: %+v", c)
+	}
+	if c.Branches[1].Reason != "path does not exist" || c.Branches[0].Reason != "not chosen" {
+		t.Fatalf("reasons: %q %q", c.Branches[0].Reason, c.Branches[1].Reason)
+	}
+	if g := byFunc["getattr"]; g.Errno == "" || g.Policy != "newest" {
+		t.Fatalf("getattr of a missing file: %+v", g)
+	}
+	if len(exps) != 20 {
+		t.Fatalf("%d explanations, want one per function (20)", len(exps))
+	}
+}
