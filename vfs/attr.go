@@ -44,15 +44,11 @@ func (p *Pool) Getattr(ctx context.Context, c *Cred, rel string) (Attr, unix.Err
 }
 
 func (s *state) getattr(rel string) (Attr, unix.Errno) {
-	idx, e := s.search(policy.FuncGetattr, rel)
+	idx, st, e := s.searchStat(policy.FuncGetattr, rel)
 	if e != 0 {
 		return Attr{Branch: -1}, e
 	}
 	b := s.branches[idx[0]]
-	st, e := b.lstat(rel)
-	if e != 0 {
-		return Attr{Branch: -1}, e
-	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK && s.opts.FollowSymlinks != config.FollowNever {
 		s.follow(b, rel, &st)
 	}

@@ -43,9 +43,14 @@ func asCaller(c *Cred, fn func() unix.Errno) unix.Errno {
 			runtime.UnlockOSThread()
 		}
 	}()
-	if err := setThreadGroups(c.Groups); err != nil {
-		restored = true
-		return errnoOf(err)
+	// Each credential change commits a new cred in the kernel; skip the
+	// group switch when neither side has supplementary groups.
+	switchGroups := len(c.Groups) > 0 || serverHasGroups
+	if switchGroups {
+		if err := setThreadGroups(c.Groups); err != nil {
+			restored = true
+			return errnoOf(err)
+		}
 	}
 	unix.Setfsgid(int(c.Gid))
 	unix.Setfsuid(int(c.Uid))
@@ -53,40 +58,45 @@ func asCaller(c *Cred, fn func() unix.Errno) unix.Errno {
 	e := fn()
 	unix.Setfsuid(0)
 	unix.Setfsgid(0)
-	okCaps := !capsDropped || restoreSysResource()
-	okGroups := setThreadGroups(nil) == nil
-	restored = okCaps && okGroups && threadIsRoot()
+	// setfsuid/setfsgid back to 0 cannot fail for a root process (they
+	// return the previous id, not an error); caps and groups can.
+	okCaps := !capsDropped || setCaps(serverCaps)
+	okGroups := !switchGroups || setThreadGroups(serverGroups) == nil
+	restored = okCaps && okGroups
 	return e
 }
 
-// threadIsRoot checks the restore: setfsuid returns the previous value, so
-// asking to set an invalid id (-1) reports the current one without change.
-func threadIsRoot() bool {
-	u, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0)
-	g, _, _ := unix.RawSyscall(unix.SYS_SETFSGID, ^uintptr(0), 0, 0)
-	return u == 0 && g == 0
+// serverGroups are the server's supplementary groups, restored after a switch.
+var serverGroups, serverHasGroups = func() ([]uint32, bool) {
+	gs, _ := unix.Getgroups()
+	out := make([]uint32, len(gs))
+	for i, g := range gs {
+		out[i] = uint32(g)
+	}
+	return out, len(out) > 0
+}()
+
+// serverCaps are the server's capability sets, read once: capabilities of a
+// root server do not change while it runs, so switching needs no capget.
+var serverCaps = func() [2]unix.CapUserData {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	unix.Capget(&hdr, &data[0])
+	return data
+}()
+
+func setCaps(data [2]unix.CapUserData) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	return unix.Capset(&hdr, &data[0]) == nil
 }
 
+// dropSysResource removes CAP_SYS_RESOURCE from the thread's effective set.
 func dropSysResource() bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if unix.Capget(&hdr, &data[0]) != nil {
-		return false
-	}
 	const bit = 1 << unix.CAP_SYS_RESOURCE
-	if data[0].Effective&bit == 0 {
+	if serverCaps[0].Effective&bit == 0 {
 		return false
 	}
+	data := serverCaps
 	data[0].Effective &^= bit
-	return unix.Capset(&hdr, &data[0]) == nil
-}
-
-func restoreSysResource() bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if unix.Capget(&hdr, &data[0]) != nil {
-		return false
-	}
-	data[0].Effective |= 1 << unix.CAP_SYS_RESOURCE
-	return unix.Capset(&hdr, &data[0]) == nil
+	return setCaps(data)
 }

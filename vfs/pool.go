@@ -167,6 +167,10 @@ var _ policy.Env = (*state)(nil)
 type probe struct {
 	*state
 	err unix.Errno
+	// The last successful lstat, so getattr need not stat the branch the
+	// search policy just found the path on a second time.
+	lastI  int
+	lastSt unix.Stat_t
 }
 
 func (p *probe) Lstat(i int, rel string) (int64, bool) {
@@ -177,6 +181,7 @@ func (p *probe) Lstat(i int, rel string) (int64, bool) {
 		}
 		return 0, false
 	}
+	p.lastI, p.lastSt = i, st
 	return st.Mtim.Sec, true
 }
 
@@ -189,9 +194,23 @@ func (p *probe) refine(e unix.Errno) unix.Errno {
 
 // search, action and create run function f's policy behaviour on rel.
 func (s *state) search(f policy.Func, rel string) ([]int, unix.Errno) {
-	p := probe{state: s}
+	p := probe{state: s, lastI: -1}
 	idx, e := s.funcs[f].Search(&p, rel, make([]int, 0, 4))
 	return idx, p.refine(e)
+}
+
+// searchStat is search that also returns the lstat of the first branch found.
+func (s *state) searchStat(f policy.Func, rel string) ([]int, unix.Stat_t, unix.Errno) {
+	p := probe{state: s, lastI: -1}
+	idx, e := s.funcs[f].Search(&p, rel, make([]int, 0, 4))
+	if e != 0 {
+		return idx, p.lastSt, p.refine(e)
+	}
+	if p.lastI == idx[0] {
+		return idx, p.lastSt, 0
+	}
+	st, e := s.branches[idx[0]].lstat(rel)
+	return idx, st, e
 }
 
 func (s *state) action(f policy.Func, rel string) ([]int, unix.Errno) {

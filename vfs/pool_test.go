@@ -134,3 +134,7 @@ func parseOpts(t *testing.T, items ...string) *config.Options {
 	must(t, err)
 	return o
 }
+
+type configOptions = config.Options
+
+var parseConfig = config.Parse
