@@ -24,6 +24,7 @@ type branch struct {
 	mu      sync.Mutex // guards fd, dev and the statvfs cache
 	fd      int        // O_PATH|O_DIRECTORY fd of the root, -1 when unavailable
 	dev     uint64     // st_dev of the root when fd was opened
+	checked time.Time  // last revalidation of fd against the path
 	space   policy.Space
 	spaceOK bool
 	spaceAt time.Time
@@ -65,6 +66,7 @@ func (b *branch) root() (int, unix.Errno) {
 	if err := unix.Stat(b.path, &st); err != nil {
 		return -1, errnoOf(err)
 	}
+	b.checked = time.Now()
 	if b.fd < 0 || st.Dev != b.dev {
 		b.reopen()
 		if b.fd < 0 {
@@ -74,13 +76,18 @@ func (b *branch) root() (int, unix.Errno) {
 	return b.fd, 0
 }
 
-// rootFast returns the root fd without revalidation, for hot paths that
-// revalidate periodically through statvfs (see statfsCached).
+// revalidateEvery bounds how long lookups keep using a root fd without
+// checking the path still leads to it (a disk unmounted, lazily or not, or
+// mounted over the branch path).
+const revalidateEvery = time.Second
+
+// rootFast returns the root fd, revalidating it at most once per
+// revalidateEvery; creates always revalidate (root).
 func (b *branch) rootFast() (int, unix.Errno) {
 	b.mu.Lock()
-	fd := b.fd
+	fd, stale := b.fd, time.Since(b.checked) > revalidateEvery
 	b.mu.Unlock()
-	if fd < 0 {
+	if fd < 0 || stale {
 		return b.root()
 	}
 	return fd, 0

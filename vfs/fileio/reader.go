@@ -26,7 +26,7 @@ var (
 // MmapThreshold is the smallest file NewReaderAt maps. Below it mmap's fixed
 // cost (mmap, page-table setup, munmap with its TLB flush) is not repaid; see
 // doc.go for the measurements.
-const MmapThreshold = 1 << 20
+const MmapThreshold = 2 << 20
 
 // NewReaderAt returns a reader over the first size bytes of fd: a *Mapped
 // when fd is a regular file of at least MmapThreshold bytes and mmap
