@@ -111,6 +111,13 @@ func (p *Pool) createEach(c *Cred, f policy.Func, rel string, first bool, mk fun
 	if rel == ControlFile {
 		return -1, unix.EEXIST
 	}
+	// The name must be new in the union, not only on the branches the policy
+	// picks: a copy elsewhere would otherwise be shadowed or duplicated.
+	if _, e := p.state().getattrAs(c, rel); e == 0 {
+		return -1, unix.EEXIST
+	} else if e != unix.ENOENT {
+		return -1, e
+	}
 	for attempt := 0; ; attempt++ {
 		s := p.state()
 		got, e := s.createOnce(c, f, rel, first, mk)
@@ -219,8 +226,17 @@ func (p *Pool) Symlink(ctx context.Context, c *Cred, target, rel string) unix.Er
 
 // Create creates and opens regular file rel on the first branch func.create
 // picks (for `all`, the first eligible one). flags are open(2) flags; O_CREAT
-// is implied. The returned file holds the branch fd.
+// is implied. If rel already exists in the union, it is opened as open(2)
+// would (EEXIST with O_EXCL). The returned file holds the branch fd.
 func (p *Pool) Create(ctx context.Context, c *Cred, rel string, flags int, mode uint32) (*File, unix.Errno) {
+	if rel != ControlFile {
+		if _, e := p.state().getattrAs(c, rel); e == 0 {
+			if flags&unix.O_EXCL != 0 {
+				return nil, unix.EEXIST
+			}
+			return p.Open(ctx, c, rel, flags&^unix.O_CREAT)
+		}
+	}
 	var fd int
 	got, e := p.createEach(c, policy.FuncCreate, rel, true, func(b *branch, a at) unix.Errno {
 		var err error

@@ -138,3 +138,35 @@ func parseOpts(t *testing.T, items ...string) *config.Options {
 type configOptions = config.Options
 
 var parseConfig = config.Parse
+
+func TestCreateExisting(t *testing.T) {
+	ctx := context.Background()
+	// lfs ties go to the last branch; the name exists on the first.
+	p, dirs := newTestPool(t, []string{"category.create=lfs"}, []string{"d/", "d/f=old", "d/sub/"}, []string{"d/"})
+	if _, e := p.Create(ctx, RootCred, "d/f", unix.O_WRONLY|unix.O_EXCL, 0o644); e != unix.EEXIST {
+		t.Fatalf("O_EXCL on an existing name: %v", e)
+	}
+	f, e := p.Create(ctx, RootCred, "d/f", unix.O_WRONLY|unix.O_TRUNC, 0o644)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.Close()
+	if exists(filepath.Join(dirs[1], "d/f")) {
+		t.Fatal("O_CREAT on an existing name made a second copy")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dirs[0], "d/f")); len(b) != 0 {
+		t.Fatal("O_TRUNC did not truncate the existing copy")
+	}
+	for _, op := range []func() unix.Errno{
+		func() unix.Errno { return p.Mkdir(ctx, RootCred, "d/sub", 0o755) },
+		func() unix.Errno { return p.Symlink(ctx, RootCred, "x", "d/f") },
+		func() unix.Errno { return p.Mknod(ctx, RootCred, "d/f", unix.S_IFIFO|0o644, 0) },
+	} {
+		if e := op(); e != unix.EEXIST {
+			t.Fatalf("create over an existing name: %v, want EEXIST", e)
+		}
+	}
+	if exists(filepath.Join(dirs[1], "d/sub")) {
+		t.Fatal("mkdir of an existing dir made a copy on another branch")
+	}
+}
