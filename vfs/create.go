@@ -173,7 +173,7 @@ func (s *state) createOnce(c *Cred, f policy.Func, rel string, first bool, mk fu
 		if got < 0 {
 			got = t
 		}
-		s.touchVisibleParent(t, parent)
+		s.touchParentOn(src, t, parent)
 	}
 	if got < 0 {
 		return -1, firstErr
@@ -255,14 +255,22 @@ func (p *Pool) Create(ctx context.Context, c *Cred, rel string, flags int, mode 
 // kernel would have set it on a plain directory.
 func (s *state) touchVisibleParent(t int, parent string) {
 	idx, e := s.search(policy.FuncGetattr, parent)
-	if e != 0 || idx[0] == t {
+	if e != 0 {
 		return
 	}
-	v := s.branches[idx[0]]
-	if v.mode == policy.RO {
+	s.touchParentOn(idx[0], t, parent)
+}
+
+// touchParentOn is touchVisibleParent when the visible branch v is known.
+func (s *state) touchParentOn(v, t int, parent string) {
+	if v == t {
 		return
 	}
-	fd, e := v.openPath(parent, unix.O_PATH|unix.O_DIRECTORY, 0)
+	vb := s.branches[v]
+	if vb.mode == policy.RO {
+		return
+	}
+	fd, e := vb.openPath(parent, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if e != 0 {
 		return
 	}
