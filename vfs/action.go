@@ -98,6 +98,11 @@ func (p *Pool) Unlink(ctx context.Context, c *Cred, rel string) unix.Errno {
 		return unix.EPERM
 	}
 	s := p.state()
+	// The union's type decides (Linux: EISDIR), not whichever branch copy
+	// the action policy reaches first.
+	if a, e := s.getattrAs(c, rel); e == 0 && a.Stat.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.EISDIR
+	}
 	idx, res, e := s.eachOp(c, policy.FuncUnlink, rel, func(b *branch, a at) unix.Errno {
 		return errnoOf(unix.Unlinkat(a.dir, a.name, 0))
 	})
@@ -119,6 +124,11 @@ func (p *Pool) Rmdir(ctx context.Context, c *Cred, rel string) unix.Errno {
 		return unix.EBUSY
 	}
 	s := p.state()
+	if a, e := s.getattrAs(c, rel); e == 0 && a.Stat.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if a.Stat.Mode&unix.S_IFMT != unix.S_IFLNK || s.opts.FollowSymlinks == config.FollowNever {
+			return unix.ENOTDIR
+		}
+	}
 	idx, res, e := s.eachOp(c, policy.FuncRmdir, rel, func(b *branch, a at) unix.Errno {
 		err := unix.Unlinkat(a.dir, a.name, unix.AT_REMOVEDIR)
 		if errnoOf(err) == unix.ENOTDIR && s.opts.FollowSymlinks != config.FollowNever {

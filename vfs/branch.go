@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +21,13 @@ type branch struct {
 	mode    policy.Mode
 	minfree uint64 // effective minfreespace (own or global)
 	ownMin  bool
+
+	// follow is set when follow-symlinks is not "never": getattr then shows
+	// a symlink as its target, so paths through it must resolve, as they do
+	// in mergerfs, through the branch path string (the kernel follows the
+	// link; an absolute target may leave the branch, which is what the user
+	// asked for by putting such a link in a branch).
+	follow atomic.Bool
 
 	mu      sync.Mutex // guards fd, dev and the statvfs cache
 	fd      int        // O_PATH|O_DIRECTORY fd of the root, -1 when unavailable
@@ -184,10 +192,21 @@ func (b *branch) openParent(rel string) (at, unix.Errno) {
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: beneath,
 	})
+	if err == unix.ELOOP && b.follow.Load() {
+		fd, err = unix.Open(b.hostPath(dir), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return at{}, walkErrno(err)
 	}
 	return at{dir: fd, name: name, owned: true}, 0
+}
+
+// hostPath is rel as a path string below the branch, for follow-symlinks.
+func (b *branch) hostPath(rel string) string {
+	if rel == "" {
+		return b.path
+	}
+	return strings.TrimSuffix(b.path, "/") + "/" + rel
 }
 
 // openPath opens rel inside branch b with flags (O_NOFOLLOW is always added so a
@@ -206,6 +225,10 @@ func (b *branch) openPath(rel string, flags int, mode uint32) (int, unix.Errno) 
 		Mode:    uint64(mode),
 		Resolve: beneath,
 	})
+	if (err == unix.ELOOP || err == unix.ENOTDIR) && b.follow.Load() && flags&unix.O_PATH == 0 {
+		// follow-symlinks: the object getattr showed is the link's target.
+		fd, err = unix.Open(b.hostPath(rel), flags|unix.O_CLOEXEC, mode)
+	}
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) && flags&unix.O_PATH == 0 {
 			// The last component is a symlink (O_NOFOLLOW) or an intermediate one is
@@ -239,6 +262,9 @@ func (b *branch) lstat(rel string) (unix.Stat_t, unix.Errno) {
 		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 		Resolve: beneath,
 	})
+	if err == unix.ELOOP && b.follow.Load() {
+		return st, errnoOf(unix.Lstat(b.hostPath(rel), &st))
+	}
 	if err != nil {
 		return st, walkErrno(err)
 	}

@@ -57,3 +57,19 @@ func (p *Pool) setOption(c *Cred, key, value string) unix.Errno {
 	p.st.Store(s)
 	return 0
 }
+
+// command runs a control-file command (setxattr user.mergerfs.cmd.<name>).
+// mergerfs's commands release caches it keeps (gc, gc1: memory pools;
+// invalidate-all-nodes: the kernel's dentries; gid-cache.*: group lists);
+// vfs keeps no such caches, so the known commands succeed and change nothing.
+// The FUSE front end acts on invalidate-all-nodes itself.
+func (p *Pool) command(c *Cred, name string) unix.Errno {
+	if c != nil && c.Uid != 0 {
+		return unix.EPERM
+	}
+	switch name {
+	case "gc", "gc1", "invalidate-all-nodes", "invalidate-gid-cache", "clear-gid-cache":
+		return 0
+	}
+	return unix.ENODATA
+}

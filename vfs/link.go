@@ -21,6 +21,13 @@ func (p *Pool) Link(ctx context.Context, c *Cred, oldRel, newRel string) unix.Er
 		return unix.EPERM
 	}
 	s := p.state()
+	// Like creates, the new name must be new in the union (the kernel checks
+	// this above a mount; `mfs run` relies on it here).
+	if _, e := s.getattrAs(c, newRel); e == 0 {
+		return unix.EEXIST
+	} else if e != unix.ENOENT {
+		return e
+	}
 	pp := s.funcs[policy.FuncCreate].PathPreserving() && !s.opts.IgnorePPOnRename
 	var idx []int
 	e := asCaller(c, func() unix.Errno {

@@ -117,6 +117,7 @@ func (p *Pool) build(o *config.Options) (*state, error) {
 			}
 			p.known[cb.Path] = b
 		}
+		b.follow.Store(o.FollowSymlinks != config.FollowNever)
 		s.branches = append(s.branches, b)
 	}
 	return s, nil

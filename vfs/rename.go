@@ -34,10 +34,8 @@ func (p *Pool) Rename(ctx context.Context, c *Cred, oldRel, newRel string, flags
 		return unix.EINVAL
 	}
 	s := p.state()
-	if flags&unix.RENAME_NOREPLACE != 0 {
-		if _, e := s.getattrAs(c, newRel); e == 0 {
-			return unix.EEXIST
-		}
+	if e := s.renameTypes(c, oldRel, newRel, flags); e != 0 {
+		return e
 	}
 	var e unix.Errno
 	if s.funcs[policy.FuncCreate].PathPreserving() && !s.opts.IgnorePPOnRename {
@@ -49,6 +47,57 @@ func (p *Pool) Rename(ctx context.Context, c *Cred, oldRel, newRel string, flags
 		e = s.renameExdev(c, oldRel, newRel)
 	}
 	return e
+}
+
+// renameTypes applies rename(2)'s checks on the union's view of both names
+// (the per-branch renames only see their own branch, and the removal pass
+// would otherwise delete a file or a non-empty directory that the union
+// shows): EEXIST for RENAME_NOREPLACE, ENOTDIR for a directory over a
+// non-directory, EISDIR for the reverse, ENOTEMPTY for a non-empty target
+// directory, ENOENT for RENAME_EXCHANGE with a missing target.
+func (s *state) renameTypes(c *Cred, oldRel, newRel string, flags uint) unix.Errno {
+	oa, e := s.getattrAs(c, oldRel)
+	if e != 0 {
+		return e
+	}
+	na, e := s.getattrAs(c, newRel)
+	if e == unix.ENOENT {
+		if flags&unix.RENAME_EXCHANGE != 0 {
+			return unix.ENOENT
+		}
+		return 0
+	}
+	if e != 0 {
+		return e
+	}
+	if flags&unix.RENAME_NOREPLACE != 0 {
+		return unix.EEXIST
+	}
+	if flags&unix.RENAME_EXCHANGE != 0 {
+		return 0
+	}
+	oldDir := oa.Stat.Mode&unix.S_IFMT == unix.S_IFDIR
+	newDir := na.Stat.Mode&unix.S_IFMT == unix.S_IFDIR
+	switch {
+	case oldDir && !newDir:
+		return unix.ENOTDIR
+	case !oldDir && newDir:
+		return unix.EISDIR
+	case oldDir && newDir:
+		if oa.Branch == na.Branch && oa.Stat.Ino == na.Stat.Ino {
+			return 0
+		}
+		var ents []Dirent
+		e := asCaller(c, func() unix.Errno {
+			var e unix.Errno
+			ents, e = s.readdir(newRel)
+			return e
+		})
+		if e == 0 && len(ents) > 2 {
+			return unix.ENOTEMPTY
+		}
+	}
+	return 0
 }
 
 func (s *state) getattrAs(c *Cred, rel string) (Attr, unix.Errno) {

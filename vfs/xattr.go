@@ -62,12 +62,12 @@ func (p *Pool) Getxattr(ctx context.Context, c *Cred, rel, name string, buf []by
 		return 0, e
 	}
 	if strings.HasPrefix(name, xattrPrefix) {
-		if v, e, ok := s.pathInfo(c, rel, strings.TrimPrefix(name, xattrPrefix)); ok {
-			if e != 0 {
-				return 0, e
-			}
-			return copyOut(buf, v)
+		// Every user.mergerfs.* name is answered here, never by a branch file.
+		v, e := s.pathInfo(c, rel, strings.TrimPrefix(name, xattrPrefix))
+		if e != 0 {
+			return 0, e
 		}
+		return copyOut(buf, v)
 	}
 	var n int
 	e := asCaller(c, func() unix.Errno {
@@ -94,39 +94,49 @@ func copyOut(buf []byte, v string) (int, unix.Errno) {
 	return copy(buf, v), 0
 }
 
-// pathInfo answers the user.mergerfs.* keys every path has.
-func (s *state) pathInfo(c *Cred, rel, key string) (string, unix.Errno, bool) {
+// pathInfo answers the user.mergerfs.* keys every path has: basepath and
+// fullpath (the branch func.getxattr picks), relpath, and allpaths (every
+// branch copy, NUL-separated). Unknown keys are ENODATA (ENOATTR).
+func (s *state) pathInfo(c *Cred, rel, key string) (string, unix.Errno) {
 	switch key {
-	case "basepath", "fullpath":
-		var idx []int
-		e := asCaller(c, func() unix.Errno {
-			var e unix.Errno
-			idx, e = s.search(policy.FuncGetxattr, rel)
-			return e
-		})
-		if e != 0 {
-			return "", e, true
-		}
-		bp := s.branches[idx[0]].path
-		if key == "basepath" {
-			return bp, 0, true
-		}
-		return joinBranch(bp, rel), 0, true
-	case "relpath":
-		return "/" + rel, 0, true
+	case "basepath", "fullpath", "relpath":
 	case "allpaths":
 		var parts []string
-		for i, b := range s.branches {
-			if _, ok := s.Lstat(i, rel); ok {
-				parts = append(parts, joinBranch(b.path, rel))
+		e := asCaller(c, func() unix.Errno {
+			for i, b := range s.branches {
+				if _, ok := s.Lstat(i, rel); ok {
+					parts = append(parts, joinBranch(b.path, rel))
+				}
 			}
+			return 0
+		})
+		if e != 0 {
+			return "", e
 		}
 		if len(parts) == 0 {
-			return "", unix.ENOENT, true
+			return "", unix.ENOENT
 		}
-		return strings.Join(parts, "\x00") + "\x00", 0, true
+		return strings.Join(parts, "\x00"), 0
+	default:
+		return "", unix.ENODATA
 	}
-	return "", 0, false
+	var idx []int
+	e := asCaller(c, func() unix.Errno {
+		var e unix.Errno
+		idx, e = s.search(policy.FuncGetxattr, rel)
+		return e
+	})
+	if e != 0 {
+		return "", e
+	}
+	bp := s.branches[idx[0]].path
+	switch key {
+	case "basepath":
+		return bp, 0
+	case "relpath":
+		return "/" + rel, 0
+	}
+	return joinBranch(bp, rel), 0
 }
 
 func joinBranch(bp, rel string) string {
@@ -180,10 +190,17 @@ func (p *Pool) Setxattr(ctx context.Context, c *Cred, rel, name string, value []
 		if !strings.HasPrefix(name, xattrPrefix) {
 			return unix.ENODATA
 		}
+		key := strings.TrimPrefix(name, xattrPrefix)
+		if strings.HasPrefix(key, "cmd.") {
+			return p.command(c, strings.TrimPrefix(key, "cmd."))
+		}
+		if _, ok := config.Lookup(key); !ok {
+			return unix.ENODATA
+		}
 		if flags&unix.XATTR_CREATE != 0 {
 			return unix.EEXIST
 		}
-		return p.setOption(c, strings.TrimPrefix(name, xattrPrefix), string(value))
+		return p.setOption(c, key, string(value))
 	}
 	if e := s.xattrGate(name); e != 0 {
 		return e
