@@ -290,3 +290,26 @@ func (f *File) MoveOnENOSPC(ctx context.Context, c *Cred, orig unix.Errno) unix.
 	f.branch = to
 	return 0
 }
+
+// Fsyncdir flushes directory rel on every branch that holds it, so entries
+// created or removed there reach the disk (fsync(2) on a directory).
+func (p *Pool) Fsyncdir(ctx context.Context, c *Cred, rel string) unix.Errno {
+	s := p.state()
+	var first unix.Errno
+	found := false
+	for _, b := range s.branches {
+		fd, e := b.openPath(rel, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if e != 0 {
+			continue
+		}
+		found = true
+		if err := unix.Fsync(fd); err != nil && first == 0 {
+			first = errnoOf(err)
+		}
+		unix.Close(fd)
+	}
+	if !found {
+		return unix.ENOENT
+	}
+	return first
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -33,11 +34,28 @@ func main() {
 func run(args []string) int {
 	// mergerfs-style invocations (argv[0] mergerfs, or a first word that is no
 	// mfs command) go to one parser for mergerfs's whole grammar.
-	if filepath.Base(args[0]) == "mergerfs" || (len(args) > 1 && !isCommand(args[1])) {
+	switch filepath.Base(args[0]) {
+	case "mergerfs", "mount.mfs", "mount.fuse.mfs", "mount.mergerfs":
+		return runMergerfsStyle(args)
+	}
+	if len(args) > 1 && !isCommand(args[1]) {
+		if w := args[1]; !strings.ContainsAny(w, "/:=.") && !strings.HasPrefix(w, "-") {
+			if _, err := os.Stat(w); err != nil {
+				fmt.Fprintf(os.Stderr, "mfs: unknown command %q%s; see 'mfs --help'\n", w, suggestCommand(w))
+				return exitUsage
+			}
+		}
 		return runMergerfsStyle(args)
 	}
 	app := newApp()
 	if err := app.Run(permuteArgs(app, args)); err != nil {
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			if msg := err.Error(); msg != "" {
+				fmt.Fprintf(os.Stderr, "mfs: %s\n", msg)
+			}
+			return ec.ExitCode()
+		}
 		fmt.Fprintf(os.Stderr, "mfs: %v\n", err)
 		var u usageError
 		if errors.As(err, &u) {
@@ -55,11 +73,12 @@ func newApp() *cli.App {
 		Description: "Start with `make demo`. A mergerfs command line or fstab entry works with mfs in place of mergerfs:\n" +
 			"   mfs /mnt/disk1:/mnt/disk2 /mnt/pool -o category.create=mfs",
 		HideHelpCommand: true,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			versionCommand(),
 			optionsCommand(),
 			explainCommand(),
-		},
+			mountCommand(),
+		}, toolCommands()...),
 		OnUsageError:   func(c *cli.Context, err error, isSub bool) error { return usageError{err} },
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}
@@ -82,6 +101,40 @@ func isCommand(word string) bool {
 		}
 	}
 	return false
+}
+
+// suggestCommand names the closest command to a mistyped one.
+func suggestCommand(w string) string {
+	best, bestD := "", 3
+	for _, c := range newApp().Commands {
+		if d := editDistance(w, c.Name); d < bestD {
+			best, bestD = c.Name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // permuteArgs applies permuteFlags to the subcommand's arguments.

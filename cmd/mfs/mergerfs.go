@@ -49,7 +49,7 @@ func parseMergerfsArgs(args []string, split func(string) []string) (mergerfsArgs
 			m.Version = true
 		case a == "-h" || a == "--help":
 			m.Help = true
-		case a == "-s": // single-threaded, a libfuse flag: accepted, mfs serves concurrently
+		case a == "-s" || a == "-n": // libfuse single-threaded / mount(8) no-mtab: accepted, nothing to do
 		default:
 			return m, fmt.Errorf("unknown flag %q: mergerfs-style invocations accept -o OPTIONS, -f, -d, -v, -h", a)
 		}

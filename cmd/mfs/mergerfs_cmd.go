@@ -28,6 +28,10 @@ func runMergerfsStyle(args []string) int {
 		fmt.Fprintf(os.Stderr, "mfs: %v\n", err)
 		return exitUsage
 	}
+	if len(m.Positional) == 1 && len(opts.Branches) == 0 {
+		fmt.Fprintf(os.Stderr, "mfs: one argument (%s): give BRANCHES and MOUNTPOINT, e.g. mfs /mnt/disk1:/mnt/disk2 /mnt/pool\n", m.Positional[0])
+		return exitUsage
+	}
 	if err := opts.ApplyArgs(m.Positional); err != nil {
 		fmt.Fprintf(os.Stderr, "mfs: %v\n", err)
 		return exitUsage

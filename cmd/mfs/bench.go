@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mfs-union/mfs/bench"
+)
+
+// benchCommand is `mfs bench`: it parses flags and hands over to package
+// bench, which owns scenarios, modes and reports (see bench/doc.go).
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "measure mfs against a plain directory, mergerfs and overlayfs, side by side, on fresh branches",
+		Description: "Each scenario runs --runs times in every mode, modes interleaved run by run. The workload runs in a\n" +
+			"   separate worker process (this binary, re-executed), the same code in every mode.\n" +
+			"   Example: mfs bench --quick --modes native,mergerfs --html /tmp/bench.html",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "scenarios", Usage: "scenario names, families or patterns, comma-separated (e.g. create-1000,list,read-*-cold); default all, see --list"},
+			&cli.StringFlag{Name: "modes", Value: joinComma(bench.DefaultModes), Usage: "modes to compare, comma-separated"},
+			&cli.IntFlag{Name: "branches", Value: 3, Usage: "branches per pool"},
+			&cli.IntFlag{Name: "runs", Usage: "runs per scenario and mode (default 3, 1 with --quick)"},
+			&cli.BoolFlag{Name: "quick", Usage: "one size per scenario family and 1 run: about a minute for native and mergerfs"},
+			&cli.StringFlag{Name: "json", Usage: "write every raw sample to `FILE` as JSON"},
+			&cli.StringFlag{Name: "html", Usage: "write a self-contained page with SVG charts to `FILE`"},
+			&cli.StringFlag{Name: "pin", Usage: "run the worker and the server under taskset -c `CPU` (one CPU: no cross-CPU wake-ups)"},
+			&cli.StringFlag{Name: "dir", Value: "/var/tmp", Usage: "make the branches under `DIR` (local disk, not tmpfs)"},
+			&cli.StringSliceFlag{Name: "o", Usage: "extra options for mount, mount-passthrough and mergerfs (repeatable)"},
+			&cli.Float64Flag{Name: "noise", Value: 1.5, Usage: "flag results whose slowest run exceeds the fastest by this factor"},
+			&cli.DurationFlag{Name: "timeout", Value: 0, Usage: "limit per run, setup included (default 10m)"},
+			&cli.BoolFlag{Name: "keep", Usage: "keep the work directory (branches, logs) for inspection"},
+			&cli.BoolFlag{Name: "list", Usage: "list the scenarios and exit"},
+			&cli.StringFlag{Name: "mfs", Usage: "the mfs binary serving run and mount (default: this one)", Hidden: true},
+			&cli.StringFlag{Name: "mergerfs", Usage: "the mergerfs binary (default: mergerfs from PATH)", Hidden: true},
+		},
+		Action: func(c *cli.Context) error {
+			if err := rejectStrayFlags(c); err != nil {
+				return usageError{err}
+			}
+			if c.NArg() > 0 {
+				return usagef("'mfs bench' takes no arguments, got %q; scenarios go in --scenarios", c.Args().First())
+			}
+			if c.Bool("list") {
+				bench.PrintCatalogue(c.App.Writer)
+				return nil
+			}
+			var opts []string
+			for _, o := range c.StringSlice("o") {
+				opts = append(opts, bench.ParseList(o)...)
+			}
+			cfg := bench.Config{
+				Scenarios:  c.String("scenarios"),
+				Modes:      bench.ParseList(c.String("modes")),
+				Branches:   c.Int("branches"),
+				Runs:       c.Int("runs"),
+				Quick:      c.Bool("quick"),
+				JSON:       c.String("json"),
+				HTML:       c.String("html"),
+				Pin:        c.String("pin"),
+				Dir:        c.String("dir"),
+				Options:    opts,
+				Noise:      c.Float64("noise"),
+				Timeout:    c.Duration("timeout"),
+				Keep:       c.Bool("keep"),
+				MFS:        c.String("mfs"),
+				Mergerfs:   c.String("mergerfs"),
+				Args:       append([]string{"mfs"}, os.Args[1:]...),
+				MFSVersion: versionString(),
+			}
+			if err := cfg.Validate(); err != nil {
+				var u *bench.UsageError
+				if errors.As(err, &u) {
+					return usageError{err}
+				}
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			_, err := bench.Run(ctx, cfg, c.App.Writer, c.App.ErrWriter)
+			return err
+		},
+	}
+}
+
+// benchWorkerCommand is the hidden worker that `mfs bench` re-executes this
+// binary as; its protocol is in bench/worker.go.
+func benchWorkerCommand() *cli.Command {
+	return &cli.Command{
+		Name:   bench.WorkerCommand,
+		Hidden: true,
+		Usage:  "run one benchmark workload (started by mfs bench)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "scenario", Required: true},
+			&cli.StringFlag{Name: "dir", Required: true},
+			&cli.StringFlag{Name: "aux"},
+			&cli.StringFlag{Name: "shared"},
+			&cli.BoolFlag{Name: "standalone", Usage: "no handshake: run at once and print the result"},
+		},
+		Action: func(c *cli.Context) error {
+			return bench.Worker(context.Background(), bench.WorkerArgs{
+				Scenario:   c.String("scenario"),
+				Dir:        c.String("dir"),
+				Aux:        c.String("aux"),
+				Shared:     c.String("shared"),
+				Standalone: c.Bool("standalone"),
+			}, os.Stdin, os.Stdout)
+		},
+	}
+}
+
+func joinComma(xs []string) string {
+	s := ""
+	for i, x := range xs {
+		if i > 0 {
+			s += ","
+		}
+		s += x
+	}
+	return s
+}

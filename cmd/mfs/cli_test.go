@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mfsBin is the mfs binary, built once for the package's end-to-end tests.
+var mfsBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mfs-cli-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	mfsBin = filepath.Join(dir, "mfs")
+	out, err := exec.Command("go", "build", "-o", mfsBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building mfs: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// mfs runs the binary and returns stdout, stderr and the exit code.
+func mfs(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	return mfsAs(t, "mfs", args...)
+}
+
+func mfsAs(t *testing.T, argv0 string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(mfsBin, args...)
+	cmd.Args[0] = argv0
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 10 * time.Second
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"explain", dir, "/x", "-o", "cache.file=full"}, 2, `did you mean "cache.files"`},
+		{[]string{"explain", dir, "/x", "-o", "category.create=foo"}, 2, "want one of all, epall"},
+		{[]string{"explain", dir, "/x", "-o", "minfreespace=12Q"}, 2, "minfreespace"},
+		{[]string{"explain", dir}, 2, "usage: mfs explain"},
+		{[]string{"explain", dir, "/x", "--jsn"}, 2, `unknown flag "--jsn"`},
+		{[]string{"explian"}, 2, `did you mean "explain"`},
+		{[]string{"version", "extra"}, 2, "takes no arguments"},
+		{[]string{dir + "/a:" + dir + "/b"}, 2, "give BRANCHES and MOUNTPOINT"},
+		{[]string{dir, dir + "/nonexistent-mountpoint"}, 2, "mountpoint"},
+		{[]string{dir, dir}, 2, "branches can not include the mountpoint"},
+		{[]string{"mount", dir, dir + "/m", "-o", "func.bogus=ff"}, 2, "func.bogus"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, stderr, code := mfs(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.msg) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.msg)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := mfs(t, "version")
+	if code != 0 || !strings.Contains(out, "mergerfs 2.42.0 compatible") {
+		t.Fatalf("%d %q", code, out)
+	}
+	out, _, code = mfsAs(t, "mergerfs", "-v")
+	if code != 0 || !strings.HasPrefix(out, "mfs ") {
+		t.Fatalf("mergerfs -v: %d %q", code, out)
+	}
+}
+
+func TestOptionsListsEveryOption(t *testing.T) {
+	out, _, code := mfs(t, "options")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, k := range []string{"category.create", "func.getattr", "minfreespace", "cache.files", "inodecalc", "passthrough.io", "moveonenospc"} {
+		if !strings.Contains(out, "  "+k+"=") {
+			t.Errorf("mfs options does not list %s", k)
+		}
+	}
+}
+
+func TestExplainJSON(t *testing.T) {
+	root := t.TempDir()
+	b1, b2 := filepath.Join(root, "b1"), filepath.Join(root, "b2")
+	os.MkdirAll(filepath.Join(b1, "d"), 0o755)
+	os.MkdirAll(b2, 0o755)
+	out, stderr, code := mfs(t, "explain", b1+":"+b2, "/d/new", "--json", "-o", "category.create=epmfs,minfreespace=1M", "--func", "create")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var exps []struct {
+		Func     string
+		Chosen   []int
+		Branches []struct{ Reason string }
+	}
+	if err := json.Unmarshal([]byte(out), &exps); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(exps) != 1 || exps[0].Func != "create" || len(exps[0].Chosen) != 1 || exps[0].Chosen[0] != 0 {
+		t.Fatalf("explanation %+v", exps)
+	}
+	if exps[0].Branches[1].Reason != "path does not exist" {
+		t.Fatalf("b2 reason %q", exps[0].Branches[1].Reason)
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mfs-union/mfs/vfs/fsx"
+)
+
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("FUSE mount tests need /dev/fuse and root (CI=true: not skipping): %v", err)
+		}
+		t.Skip("needs /dev/fuse and root")
+	}
+}
+
+func mountedAt(mnt string) (fstype string, ok bool) {
+	b, _ := os.ReadFile("/proc/self/mounts")
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 2 && f[1] == mnt {
+			return f[2], true
+		}
+	}
+	return "", false
+}
+
+// TestMergerfsStyleMount mounts the way an fstab line or a mergerfs script
+// does (argv[0] mergerfs, branches then mountpoint, -o), in the background,
+// and checks the pool works and the daemon leaves when unmounted.
+func TestMergerfsStyleMount(t *testing.T) {
+	requireFUSE(t)
+	root := t.TempDir()
+	b1, b2, mnt := filepath.Join(root, "b1"), filepath.Join(root, "b2"), filepath.Join(root, "mnt")
+	for _, d := range []string{b1, b2, mnt} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(filepath.Join(b2, "from-b2"), []byte("2"), 0o644)
+	t.Cleanup(func() {
+		if _, ok := mountedAt(mnt); ok {
+			exec.Command("fusermount3", "-u", "-z", mnt).Run()
+		}
+	})
+	_, stderr, code := mfsAs(t, "mergerfs", "-o", "category.create=ff,minfreespace=1M", b1+":"+b2, mnt)
+	if code != 0 {
+		t.Fatalf("mount exit %d: %s", code, stderr)
+	}
+	if typ, ok := mountedAt(mnt); !ok || typ != "fuse.mfs" {
+		t.Fatalf("mount table shows %q (mounted %v), want fuse.mfs", typ, ok)
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt, "from-b2")); err != nil || string(b) != "2" {
+		t.Fatalf("read through the mount: %q %v", b, err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "new"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(b1, "new")); err != nil {
+		t.Fatal("ff create did not land on the first branch:", err)
+	}
+	buf := make([]byte, 256)
+	n, err := unix.Getxattr(filepath.Join(mnt, ".mergerfs"), "user.mergerfs.srcmounts", buf)
+	if err != nil || string(buf[:n]) != b1+":"+b2 {
+		t.Fatalf("srcmounts = %q, %v", buf[:n], err)
+	}
+	if out, err := exec.Command("fusermount3", "-u", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("unmount: %v %s", err, out)
+	}
+	// The daemon notices and exits: nothing serves the mount point any more.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if !daemonRunning(mnt) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("mfs daemon still running after unmount")
+}
+
+// daemonRunning looks for an mfs process serving mnt (its command line names it).
+func daemonRunning(mnt string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 0 && args[0] == "mergerfs" && strings.Contains(string(b), mnt) {
+			return true
+		}
+	}
+	return false
+}
+
+// mountPool mounts branches at mnt through the binary (a separate daemon
+// process, so forking tools and the test never deadlock on their own server)
+// and unmounts it when the test ends.
+func mountPool(t *testing.T, branches, mnt string, opts string) {
+	t.Helper()
+	requireFUSE(t)
+	t.Cleanup(func() {
+		if _, ok := mountedAt(mnt); ok {
+			if exec.Command("fusermount3", "-u", mnt).Run() != nil {
+				exec.Command("fusermount3", "-u", "-z", mnt).Run()
+			}
+		}
+	})
+	_, stderr, code := mfs(t, "mount", branches, mnt, "-o", opts)
+	if code != 0 {
+		t.Fatalf("mfs mount: exit %d: %s", code, stderr)
+	}
+}
+
+// TestFsxThroughMount checks data integrity through the mount with a model
+// after every operation, for each page-cache mode.
+func TestFsxThroughMount(t *testing.T) {
+	for _, cache := range []string{"off", "full", "auto-full"} {
+		t.Run("cache.files="+cache, func(t *testing.T) {
+			root := t.TempDir()
+			b1, b2, mnt := filepath.Join(root, "b1"), filepath.Join(root, "b2"), filepath.Join(root, "mnt")
+			for _, d := range []string{b1, b2, mnt} {
+				os.MkdirAll(d, 0o755)
+			}
+			mountPool(t, b1+"=RW:"+b2+"=RW", mnt, "minfreespace=1M,cache.files="+cache)
+			for _, seed := range []uint64{11, 12} {
+				res, err := fsx.Run(fsx.Config{Dir: mnt, Seed: seed, Ops: 2000, CheckEvery: 5})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Ops != 2000 {
+					t.Fatalf("ran %d ops", res.Ops)
+				}
+			}
+		})
+	}
+}
+
+// TestMoveOnENOSPCThroughMount fills a small branch mid-write: moveonenospc
+// moves the file to the branch with room and the write completes intact.
+func TestMoveOnENOSPCThroughMount(t *testing.T) {
+	requireFUSE(t)
+	root := t.TempDir()
+	small, big, mnt := filepath.Join(root, "small"), filepath.Join(root, "big"), filepath.Join(root, "mnt")
+	for _, d := range []string{small, big, mnt} {
+		os.MkdirAll(d, 0o755)
+	}
+	for dir, size := range map[string]string{small: "1m", big: "16m"} {
+		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	}
+	mountPool(t, small+"=RW:"+big+"=RW", mnt, "category.create=ff,minfreespace=1,moveonenospc=mfs")
+	data := make([]byte, 4<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "big.bin"), data, 0o600); err != nil {
+		t.Fatalf("write through the mount: %v", err)
+	}
+	got, err := os.ReadFile(filepath.Join(big, "big.bin"))
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("file on the roomy branch: %d bytes, %v; want the %d written", len(got), err, len(data))
+	}
+	ents, _ := os.ReadDir(small)
+	if len(ents) != 0 {
+		t.Fatalf("small branch still holds %v", ents)
+	}
+	// A write no branch has room for fails with ENOSPC and leaves no temp file.
+	err = os.WriteFile(filepath.Join(mnt, "huge.bin"), make([]byte, 32<<20), 0o600)
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("writing more than the pool holds: %v, want ENOSPC", err)
+	}
+	for _, d := range []string{small, big} {
+		ents, _ := os.ReadDir(d)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".mfs-tmp.") {
+				t.Fatalf("temp file left: %s/%s", d, e.Name())
+			}
+		}
+	}
+}
