@@ -37,7 +37,9 @@ func (p *Pool) Getattr(ctx context.Context, c *Cred, rel string) (Attr, unix.Err
 		a, e = s.getattr(rel)
 		return e
 	})
-	if e == unix.ENOENT && rel == "" {
+	if e != 0 && rel == "" {
+		// The root must always be stat-able (a mount's root inode, a union
+		// target's cwd): with no branch to show, show an empty directory.
 		return p.fakeRoot(), 0
 	}
 	return a, e

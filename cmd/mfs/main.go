@@ -78,6 +78,8 @@ func newApp() *cli.App {
 			optionsCommand(),
 			explainCommand(),
 			mountCommand(),
+			benchCommand(),
+			benchWorkerCommand(),
 		}, toolCommands()...),
 		OnUsageError:   func(c *cli.Context, err error, isSub bool) error { return usageError{err} },
 		ExitErrHandler: func(c *cli.Context, err error) {},

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,19 +103,48 @@ func daemonRunning(mnt string) bool {
 	return false
 }
 
+// unmountAndWait unmounts mnt and waits for its daemon (found through the
+// control file's pid key) to exit, so the branch fds it held are closed
+// before the test removes or unmounts the branches.
+func unmountAndWait(mnt string) {
+	if _, ok := mountedAt(mnt); !ok {
+		return
+	}
+	pid := 0
+	buf := make([]byte, 32)
+	if n, err := unix.Getxattr(filepath.Join(mnt, ".mergerfs"), "user.mergerfs.pid", buf); err == nil {
+		pid, _ = strconv.Atoi(string(buf[:n]))
+	}
+	if exec.Command("fusermount3", "-u", mnt).Run() != nil {
+		exec.Command("fusermount3", "-u", "-z", mnt).Run()
+	}
+	for i := 0; pid > 0 && i < 500; i++ {
+		if !alive(pid) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid runs; a zombie (its parent, init here, has not
+// reaped it yet) holds no fds any more and counts as gone.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
 // mountPool mounts branches at mnt through the binary (a separate daemon
 // process, so forking tools and the test never deadlock on their own server)
 // and unmounts it when the test ends.
 func mountPool(t *testing.T, branches, mnt string, opts string) {
 	t.Helper()
 	requireFUSE(t)
-	t.Cleanup(func() {
-		if _, ok := mountedAt(mnt); ok {
-			if exec.Command("fusermount3", "-u", mnt).Run() != nil {
-				exec.Command("fusermount3", "-u", "-z", mnt).Run()
-			}
-		}
-	})
+	t.Cleanup(func() { unmountAndWait(mnt) })
 	_, stderr, code := mfs(t, "mount", branches, mnt, "-o", opts)
 	if code != 0 {
 		t.Fatalf("mfs mount: exit %d: %s", code, stderr)

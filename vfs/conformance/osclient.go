@@ -220,8 +220,11 @@ func (c *osClient) Truncate(p string, size int64) unix.Errno {
 }
 
 // Readdir reads p twice, once in small getdents chunks and once whole, and
-// fails with EIO (the details logged) if the two disagree: a front end must
-// serve offsets into one consistent listing.
+// fails with EIO (the details logged) if the two disagree on the set of
+// names: a front end must serve offsets into one consistent listing, so
+// chunking may lose or repeat nothing. Order and the winner of a duplicated
+// name may differ between the two opens (func.readdir=cor reads branches
+// concurrently and takes each snapshot anew).
 func (c *osClient) Readdir(p string) ([]Dirent, unix.Errno) {
 	chunked, e := c.getdents(p, 288) // room for one maximal linux_dirent64
 	if e != 0 {
@@ -231,7 +234,7 @@ func (c *osClient) Readdir(p string) ([]Dirent, unix.Errno) {
 	if e != 0 {
 		return nil, e
 	}
-	if !slices.Equal(chunked, whole) {
+	if !slices.Equal(sortedNames(chunked), sortedNames(whole)) {
 		c.logf("readdir %q: chunked getdents %v != whole %v", p, chunked, whole)
 		return nil, unix.EIO
 	}
@@ -319,4 +322,13 @@ func (c *osClient) Setxattr(p, name string, value []byte, flags int) unix.Errno 
 
 func (c *osClient) Removexattr(p, name string) unix.Errno {
 	return errno(ignoringEINTR(func() error { return unix.Lremovexattr(c.path(p), name) }))
+}
+
+func sortedNames(ds []Dirent) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Name
+	}
+	slices.Sort(out)
+	return out
 }

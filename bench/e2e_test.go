@@ -1,0 +1,211 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests run `mfs bench` as a user would, through a built
+// binary: the worker is that binary re-executed via /proc/self/exe. TestMain
+// builds ./cmd/mfs once; when it does not offer `mfs bench` yet (benchCommand
+// not wired into main.go), it builds bench/internal/testmain, a stand-in with
+// the same `bench` and worker entry points, and uses the real mfs binary
+// only to serve the run and mount modes.
+var (
+	benchBin string // runs `BIN bench ...`
+	mfsBin   string // the real mfs binary, "" if it did not build
+	binNote  string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "mfs-bench-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if _, err := exec.LookPath("go"); err == nil {
+		real := filepath.Join(dir, "mfs")
+		if out, err := exec.Command("go", "build", "-o", real, "github.com/mfs-union/mfs/cmd/mfs").CombinedOutput(); err == nil {
+			mfsBin = real
+			if exec.Command(real, "bench", "--list").Run() == nil {
+				benchBin, binNote = real, "the real mfs binary"
+			}
+		} else {
+			binNote = "cmd/mfs did not build: " + trimForError(string(out)) + "; "
+		}
+		if benchBin == "" {
+			stand := filepath.Join(dir, "mfs-bench")
+			if out, err := exec.Command("go", "build", "-o", stand, "github.com/mfs-union/mfs/bench/internal/testmain").CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "building bench/internal/testmain: %v\n%s", err, out)
+				return 1
+			}
+			benchBin = stand
+			binNote += "bench/internal/testmain (cmd/mfs has no bench command yet)"
+		}
+	}
+	return m.Run()
+}
+
+func requireBench(t *testing.T) {
+	t.Helper()
+	if benchBin == "" {
+		t.Skip("no go tool to build the binary")
+	}
+	t.Logf("running %s", binNote)
+}
+
+// runBench runs `BIN bench ARGS` with a deadline and returns its output.
+func runBench(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, benchBin, append([]string{"bench"}, args...)...)
+	cmd.WaitDelay = 5 * time.Second
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s bench %s: %v\nstdout:\n%s\nstderr:\n%s", benchBin, strings.Join(args, " "), err, o.String(), e.String())
+	}
+	return o.String(), e.String()
+}
+
+// noLeftovers fails if anything under dir is still mounted or a process
+// still names it.
+func noLeftovers(t *testing.T, dir string) {
+	t.Helper()
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, m := range parseMountinfo(string(b)) {
+		if strings.HasPrefix(m.Point, dir) {
+			t.Errorf("left mounted: %s (%s)", m.Point, m.FSType)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if cl, err := os.ReadFile(p); err == nil && bytes.Contains(cl, []byte(dir)) {
+			t.Errorf("process left running: %s: %q", p, bytes.ReplaceAll(cl, []byte{0}, []byte{' '}))
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "mfs-bench-") {
+			t.Errorf("work directory left: %s", e.Name())
+		}
+	}
+}
+
+func TestEndToEndQuick(t *testing.T) {
+	requireBench(t)
+	work := t.TempDir()
+	js, page := filepath.Join(work, "r.json"), filepath.Join(work, "r.html")
+	out, _ := runBench(t, "--quick", "--scenarios", "create-100,list-100", "--modes", "native,mergerfs", "--runs", "1",
+		"--json", js, "--html", page, "--dir", work)
+	t.Logf("output:\n%s", out)
+	noLeftovers(t, work)
+	for _, want := range []string{"reproduce: mfs bench --quick --scenarios create-100,list-100", "create-100 — ", "list-100 — ",
+		"ratio = mode time / reference time", "not pinned", "summary:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	r, err := ReadJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Scenarios) != 2 || r.Meta.Runs != 1 || !r.Meta.Quick {
+		t.Fatalf("report: %d scenarios, meta %+v", len(r.Scenarios), r.Meta)
+	}
+	wantOps := map[string]int{"create-100": 100, "list-100": listReps[100]}
+	for _, sr := range r.Scenarios {
+		for _, mr := range sr.Results {
+			if mr.Mode == ModeMergerfs && mr.Status != "ok" {
+				_, lookErr := exec.LookPath("mergerfs")
+				if lookErr == nil && os.Geteuid() == 0 {
+					t.Errorf("%s: mergerfs is installed but %s: %s", sr.Scenario.Name, mr.Status, mr.Reason)
+				}
+				if !strings.Contains(out, "mergerfs") || mr.Reason == "" {
+					t.Errorf("mergerfs %s without a reason", mr.Status)
+				}
+				continue
+			}
+			if mr.Status != "ok" || len(mr.Runs) != 1 || mr.Runs[0].Error != "" {
+				t.Fatalf("%s %s: %s %s %+v", sr.Scenario.Name, mr.Mode, mr.Status, mr.Reason, mr.Runs)
+			}
+			run := mr.Runs[0]
+			if len(run.LatNS) != wantOps[sr.Scenario.Name] || run.WallNS <= 0 || run.CPUs == "" {
+				t.Errorf("%s %s: %d latencies, wall %d", sr.Scenario.Name, mr.Mode, len(run.LatNS), run.WallNS)
+			}
+			if mr.Mode == ModeMergerfs {
+				if run.Server == nil || !run.Server.After.Readable || run.Server.After.VmHWMKiB <= 0 {
+					t.Errorf("%s mergerfs: no server figures: %+v", sr.Scenario.Name, run.Server)
+				}
+				if mr.Summary.VsNative <= 0 {
+					t.Errorf("%s mergerfs: no ratio to native", sr.Scenario.Name)
+				}
+			}
+			if mr.Mode == ModeNative && run.Server != nil {
+				t.Errorf("native has a server: %+v", run.Server)
+			}
+		}
+	}
+	h, err := os.ReadFile(page)
+	if err != nil || !bytes.Contains(h, []byte("<svg")) || bytes.Contains(h, []byte("http")) {
+		t.Errorf("HTML report: %v", err)
+	}
+}
+
+// TestEndToEndUnavailable: modes whose mfs subcommand does not exist yet
+// are reported as unavailable with the command's own words, and the rest of
+// the bench runs.
+func TestEndToEndUnavailable(t *testing.T) {
+	requireBench(t)
+	work := t.TempDir()
+	out, _ := runBench(t, "--scenarios", "create-100", "--modes", "native,run,mount", "--runs", "1", "--dir", work, "--mfs", fakeMFS(t))
+	noLeftovers(t, work)
+	for _, want := range []string{`run                unavailable: mfs: unknown command "run"`, `mount              unavailable: mfs: unknown command "mount"`,
+		"create-100 — ", "unavailable"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestEndToEndRealFrontEnds runs run and mount through the real mfs binary
+// at the smallest size: each either works or says why it cannot. Nothing
+// here depends on which state the front ends are in.
+func TestEndToEndRealFrontEnds(t *testing.T) {
+	requireBench(t)
+	if mfsBin == "" {
+		t.Skip("cmd/mfs did not build")
+	}
+	work := t.TempDir()
+	js := filepath.Join(work, "r.json")
+	out, _ := runBench(t, "--scenarios", "create-100", "--modes", "native,run,mount", "--runs", "1", "--dir", work, "--mfs", mfsBin, "--json", js)
+	t.Logf("output:\n%s", out)
+	noLeftovers(t, work)
+	r, err := ReadJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mr := range r.Scenarios[0].Results {
+		switch {
+		case mr.Status == "ok":
+			if mr.Summary == nil || mr.Summary.Latency.N != 100 {
+				t.Errorf("%s ok without figures: %+v", mr.Mode, mr.Summary)
+			}
+		case mr.Reason == "":
+			t.Errorf("%s %s without a reason", mr.Mode, mr.Status)
+		}
+	}
+}

@@ -1,0 +1,500 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Run runs the benchmark cfg describes. It prints the table to out as each
+// scenario completes and a progress line to progress, and returns the
+// report (also written to cfg.JSON and cfg.HTML when set). On cancellation
+// it tears down what it set up and returns the report so far with ctx's
+// error.
+func Run(ctx context.Context, cfg Config, out, progress io.Writer) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sel, dropped, err := SelectScenarios(cfg.Scenarios, cfg.Quick)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	root, err := os.MkdirTemp(cfg.Dir, "mfs-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("work directory: %w", err)
+	}
+	if !cfg.Keep {
+		defer os.RemoveAll(root)
+	}
+	h := &harness{cfg: cfg, out: out, prog: progress, tty: isTerminal(progress), root: root, shared: filepath.Join(root, "shared")}
+	if err := os.MkdirAll(h.shared, 0o755); err != nil {
+		return nil, err
+	}
+	h.report = &Report{Meta: h.meta(dropped)}
+
+	h.status("probing modes")
+	mc := ModeConfig{MFS: cfg.MFS, Mergerfs: cfg.Mergerfs, Pin: cfg.pinPrefix()}
+	for _, name := range cfg.Modes {
+		m, err := NewMode(name, mc)
+		if err != nil {
+			return nil, &UsageError{err}
+		}
+		info := h.probe(ctx, m)
+		h.report.Modes = append(h.report.Modes, info)
+		if info.Status == "ok" {
+			h.modes = append(h.modes, m)
+		}
+		if name == ModeMergerfs && info.Status == "ok" {
+			h.report.Meta.Mergerfs = mergerfsVersion(cfg.Mergerfs)
+		}
+	}
+	h.clearStatus()
+	printHeader(out, h.report)
+
+	h.total = len(sel) * cfg.Runs * len(h.modes)
+	h.start = time.Now()
+	var runErr error
+	for _, sc := range sel {
+		sr, err := h.scenario(ctx, sc)
+		h.report.Scenarios = append(h.report.Scenarios, sr)
+		h.clearStatus()
+		printScenario(out, &sr, h.report)
+		if err != nil {
+			runErr = err
+			break
+		}
+	}
+	h.report.Meta.Duration = time.Since(h.start).Seconds()
+	if runErr == nil {
+		printSummary(out, h.report)
+	}
+	if cfg.JSON != "" {
+		if err := h.report.WriteJSON(cfg.JSON); err != nil {
+			return h.report, fmt.Errorf("--json: %w", err)
+		}
+	}
+	if cfg.HTML != "" {
+		if err := os.WriteFile(cfg.HTML, []byte(RenderHTML(h.report)), 0o644); err != nil {
+			return h.report, fmt.Errorf("--html: %w", err)
+		}
+	}
+	return h.report, runErr
+}
+
+type harness struct {
+	cfg          Config
+	out, prog    io.Writer
+	tty          bool
+	root, shared string
+	modes        []Mode // available modes, in --modes order
+	report       *Report
+	total, done  int
+	start        time.Time
+}
+
+// probe checks a mode once, in scratch space, before any run.
+func (h *harness) probe(ctx context.Context, m Mode) ModeInfo {
+	info := ModeInfo{Name: m.Name(), Status: "ok"}
+	scratch := filepath.Join(h.root, "probe-"+m.Name())
+	defer os.RemoveAll(scratch)
+	branches, err := h.layout(scratch, m)
+	if err != nil {
+		info.Status, info.Reason = "unavailable", err.Error()
+		return info
+	}
+	if p, ok := m.(prober); ok {
+		err = p.Probe(ctx, scratch)
+	} else {
+		var env Env
+		env, err = m.Setup(ctx, branches, h.cfg.Options)
+		if err == nil {
+			info.Command = env.Command
+			if env.Teardown != nil {
+				err = env.Teardown(ctx)
+			}
+		}
+	}
+	if err != nil {
+		info.Status, info.Reason = "unavailable", err.Error()
+		var u *Unavailable
+		if errors.As(err, &u) {
+			info.Reason = u.Reason
+		}
+	}
+	return info
+}
+
+// layout makes RUN/b1..bN, RUN/mnt and RUN/aux and returns the branches.
+func (h *harness) layout(run string, m Mode) ([]string, error) {
+	n := h.cfg.Branches
+	if _, ok := m.(plainDir); ok {
+		n = 1
+	}
+	var branches []string
+	for i := 1; i <= n; i++ {
+		branches = append(branches, filepath.Join(run, "b"+strconv.Itoa(i)))
+	}
+	for _, d := range append(append([]string{}, branches...), filepath.Join(run, "mnt"), filepath.Join(run, "aux")) {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return branches, nil
+}
+
+// scenario runs sc K times in every available mode, the modes interleaved
+// run by run and rotated so that none is always first.
+func (h *harness) scenario(ctx context.Context, sc Scenario) (ScenarioReport, error) {
+	sr := ScenarioReport{Scenario: sc.Info()}
+	results := map[string]*ModeResult{}
+	for _, mi := range h.report.Modes {
+		results[mi.Name] = &ModeResult{Mode: mi.Name, Status: mi.Status, Reason: mi.Reason}
+	}
+	finish := func() {
+		for _, name := range h.cfg.Modes {
+			mr := results[name]
+			if mr.Status == "ok" {
+				mr.Summary = summarize(mr.Runs, h.cfg.Noise)
+				if mr.Summary == nil {
+					mr.Status = "failed"
+					if len(mr.Runs) > 0 {
+						mr.Reason = mr.Runs[0].Error
+					}
+				}
+			}
+			sr.Results = append(sr.Results, *mr)
+		}
+		sr.fillRatios()
+	}
+	for _, t := range sc.Tools {
+		if _, err := exec.LookPath(t); err != nil {
+			sr.Skipped = fmt.Sprintf("%s is not installed", t)
+			h.done += h.cfg.Runs * len(h.modes)
+			finish()
+			return sr, nil
+		}
+	}
+	if sc.shared != nil {
+		h.status(fmt.Sprintf("%s: preparing shared inputs", sc.Name))
+		if err := sc.shared(h.shared); err != nil {
+			sr.Skipped = "preparing shared inputs: " + err.Error()
+			h.done += h.cfg.Runs * len(h.modes)
+			finish()
+			return sr, nil
+		}
+	}
+	for k := 1; k <= h.cfg.Runs; k++ {
+		n := len(h.modes)
+		for i := 0; i < n; i++ {
+			m := h.modes[(i+k-1)%n]
+			h.progress(sc.Name, m.Name(), k)
+			rs, cmdline := h.runOnce(ctx, sc, m, k)
+			rs.Order = i + 1
+			mr := results[m.Name()]
+			mr.Runs = append(mr.Runs, rs)
+			if cmdline != "" {
+				mr.Command = cmdline
+			}
+			h.done++
+			if err := ctx.Err(); err != nil {
+				finish()
+				return sr, err
+			}
+		}
+	}
+	finish()
+	return sr, nil
+}
+
+// runOnce is one run of sc in mode m: fresh branches, prepared files, the
+// mode set up, the worker run, the mode torn down, everything removed.
+func (h *harness) runOnce(ctx context.Context, sc Scenario, m Mode, k int) (rs RunSample, setupCmd string) {
+	rs.Run = k
+	fail := func(err error) (RunSample, string) {
+		rs.Error = err.Error()
+		return rs, setupCmd
+	}
+	run := filepath.Join(h.root, sc.Name, fmt.Sprintf("%s-%d", m.Name(), k))
+	if !h.cfg.Keep {
+		defer os.RemoveAll(run)
+	}
+	branches, err := h.layout(run, m)
+	if err != nil {
+		return fail(err)
+	}
+	if sc.prepare != nil {
+		if err := sc.prepare(branches, h.shared); err != nil {
+			return fail(fmt.Errorf("preparing the branches: %w", err))
+		}
+	}
+	// Write back what preparation left dirty, so that it is not written
+	// during the timed run.
+	unix.Sync()
+	env, err := m.Setup(ctx, branches, h.cfg.Options)
+	if err != nil {
+		return fail(err)
+	}
+	setupCmd = env.Command
+	if env.Teardown != nil {
+		defer func() {
+			if err := env.Teardown(context.WithoutCancel(ctx)); err != nil && rs.Error == "" {
+				rs.Error = "teardown: " + err.Error()
+			}
+		}()
+	}
+	if err := h.worker(ctx, sc, env, branches, filepath.Join(run, "aux"), &rs); err != nil {
+		return fail(err)
+	}
+	return rs, setupCmd
+}
+
+// workerArgv is the worker's command line after the mode's prefix.
+func (h *harness) workerArgv(sc Scenario, dir, aux string) []string {
+	return []string{h.cfg.Self, WorkerCommand, "--scenario", sc.Name, "--dir", dir, "--aux", aux, "--shared", h.shared}
+}
+
+// worker starts the worker under the mode's prefix, drives the protocol
+// (worker.go) and samples the server around the timed run.
+func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []string, aux string, rs *RunSample) error {
+	argv := append(append(append([]string{}, h.cfg.pinPrefix()...), env.Prefix...), h.workerArgv(sc, env.Dir, aux)...)
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), env.ExtraEnv...)
+	logPath := filepath.Join(filepath.Dir(aux), "worker.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd.Stderr = logf
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the worker: %w", err)
+	}
+	lines := make(chan workerLine, 4)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 256<<20) // a result line carries every latency
+		for sc.Scan() {
+			l, err := parseWorkerLine(sc.Text())
+			if err != nil {
+				l = workerLine{Kind: "error", Msg: err.Error()}
+			}
+			if l.Kind != "" {
+				lines <- l
+			}
+		}
+	}()
+	wait := func() error {
+		stdin.Close()
+		for range lines {
+		}
+		return cmd.Wait()
+	}
+	// next waits for the next protocol line; a worker that died instead is
+	// explained by its exit status and the tail of its standard error.
+	next := func(want string) (workerLine, error) {
+		l, ok := <-lines
+		if ok && l.Kind == want {
+			return l, nil
+		}
+		werr := wait()
+		log, _ := os.ReadFile(logPath)
+		if ok && l.Kind == "error" {
+			return l, fmt.Errorf("worker: %s", l.Msg)
+		}
+		if werr == nil {
+			werr = errors.New("exited")
+		}
+		return l, fmt.Errorf("worker (waiting for %s): %v: %s [%s]", want, werr, trimForError(string(log)), shellJoin(argv))
+	}
+	if _, err := next("ready"); err != nil {
+		return err
+	}
+	pid := env.ServerPID
+	if env.PrefixServes {
+		pid = cmd.Process.Pid
+	}
+	if sc.Cold {
+		how, err := dropCaches(branches)
+		if err != nil {
+			wait()
+			return fmt.Errorf("dropping the page cache (%s): %w", how, err)
+		}
+		h.report.Meta.CacheDrop = how
+	}
+	var srv *ServerSample
+	if pid > 0 {
+		srv = &ServerSample{PID: pid, Before: readProc(pid)}
+	}
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		wait()
+		return fmt.Errorf("starting the timed run: %w", err)
+	}
+	l, err := next("result")
+	if err != nil {
+		return err
+	}
+	if srv != nil {
+		srv.After = readProc(pid)
+	}
+	if err := wait(); err != nil {
+		log, _ := os.ReadFile(logPath)
+		return fmt.Errorf("worker exit after its result: %v: %s", err, trimForError(string(log)))
+	}
+	r := l.Result
+	rs.WallNS, rs.UserNS, rs.SysNS, rs.Units = r.WallNS, r.UserNS, r.SysNS, r.Units
+	rs.LatNS, rs.WorkerRSS, rs.CPUs, rs.Notes = r.LatNS, r.MaxRSSKiB, r.CPUs, r.Notes
+	rs.Server = srv
+	if env.StatsFile != "" {
+		if b, err := os.ReadFile(env.StatsFile); err == nil {
+			if st, err := parseRunStats(b); err == nil {
+				rs.Trapped = &st
+			}
+		}
+	}
+	return nil
+}
+
+// progress shows where the bench is, with an ETA from the average run so far.
+func (h *harness) progress(scenario, mode string, k int) {
+	eta := "?"
+	if h.done > 0 {
+		per := time.Since(h.start) / time.Duration(h.done)
+		eta = (per * time.Duration(h.total-h.done)).Round(time.Second).String()
+	}
+	h.status(fmt.Sprintf("[%d/%d] %s mode=%s run %d/%d ETA %s", h.done+1, h.total, scenario, mode, k, h.cfg.Runs, eta))
+}
+
+// status replaces the progress line on a terminal, or prints a line.
+func (h *harness) status(s string) {
+	if h.prog == nil {
+		return
+	}
+	if h.tty {
+		fmt.Fprintf(h.prog, "\r\033[K%s", s)
+		return
+	}
+	fmt.Fprintln(h.prog, s)
+}
+
+func (h *harness) clearStatus() {
+	if h.prog != nil && h.tty {
+		fmt.Fprint(h.prog, "\r\033[K")
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// meta describes the machine and the invocation.
+func (h *harness) meta(dropped []string) Meta {
+	c := h.cfg
+	m := Meta{
+		Date:       time.Now().UTC().Truncate(time.Second),
+		Command:    shellJoin(c.Args),
+		Kernel:     kernelRelease(),
+		CPUs:       onlineCPUs(),
+		CPUModel:   cpuModel(),
+		Pinned:     c.Pin,
+		MFSVersion: c.MFSVersion,
+		WorkDir:    h.root,
+		WorkDirFS:  fsTypeOf(h.root),
+		Branches:   c.Branches,
+		Runs:       c.Runs,
+		Quick:      c.Quick,
+		Dropped:    dropped,
+		Noise:      c.Noise,
+		Options:    append(append([]string{}, EquivalentOptions...), c.Options...),
+		RatioNote:  "ratio = mode time / reference time (median wall time of the timed run): >1 is slower than the reference, <1 faster",
+		WorkerCmd: strings.TrimSpace(shellJoin(c.pinPrefix())+" [MODE PREFIX] ") + " " +
+			shellJoin([]string{c.Self, WorkerCommand, "--scenario", "NAME", "--dir", "DIR", "--aux", "AUX", "--shared", "SHARED"}) + "   (add --standalone to run one by hand)",
+		Interleave: "each run k goes through every mode once, the mode order rotated by k-1",
+	}
+	if c.Pin == "" {
+		m.PinNote = "not pinned: the worker and the server may sit on different CPUs (a cross-CPU wake-up costs ~60 µs on this class of VM against ~3 µs on one CPU)"
+	} else {
+		m.PinNote = "pinned: worker and server under taskset -c " + c.Pin + " (the worker's reported affinity is in the JSON)"
+	}
+	if len(m.Command) == 0 {
+		m.Command = "mfs bench"
+	}
+	return m
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+func onlineCPUs() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err == nil {
+		if l, err := parseCPUList(string(b)); err == nil && len(l) > 0 {
+			return len(l)
+		}
+	}
+	return 0
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// fsTypeOf is the type of the file system holding dir, from mountinfo.
+func fsTypeOf(dir string) string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	best, fstype := -1, ""
+	for _, m := range parseMountinfo(string(b)) {
+		if (dir == m.Point || strings.HasPrefix(dir, strings.TrimSuffix(m.Point, "/")+"/")) && len(m.Point) >= best {
+			best, fstype = len(m.Point), m.FSType
+		}
+	}
+	return fstype
+}
+
+func mergerfsVersion(bin string) string {
+	if bin == "" {
+		bin = "mergerfs"
+	}
+	out, _ := exec.Command(bin, "-V").CombinedOutput()
+	return parseMergerfsVersion(string(out))
+}

@@ -1,0 +1,327 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// This file reads the serving process's figures from /proc and parses the
+// output of the tools bench runs. Reading and parsing are separate so every
+// parser is tested on canned text (proc_test.go).
+
+// clockTicks is USER_HZ, the unit of utime/stime in /proc/PID/stat. It is
+// 100 on every Linux architecture mfs runs on (the kernel fixes it for the
+// ABI regardless of CONFIG_HZ).
+const clockTicks = 100
+
+// ProcSample is one reading of a serving process.
+type ProcSample struct {
+	CPUNS     int64  `json:"cpu_ns"`       // utime+stime of every thread, live and exited (10 ms resolution)
+	SchedNS   int64  `json:"sched_ns"`     // sum of the live threads' on-CPU time from schedstat (ns resolution)
+	VmHWMKiB  int64  `json:"vmhwm_kib"`    // peak resident set size
+	VmRSSKiB  int64  `json:"vmrss_kib"`    // resident set size now
+	Threads   int    `json:"threads"`      // live threads
+	CPUs      string `json:"cpus_allowed"` // Cpus_allowed_list: shows whether --pin reached the server
+	Readable  bool   `json:"readable"`     // false when the process was gone or /proc unreadable
+	ReadError string `json:"read_error,omitempty"`
+}
+
+// readProc samples /proc/PID/{stat,status,task/*/schedstat}.
+func readProc(pid int) ProcSample {
+	var s ProcSample
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		s.ReadError = err.Error()
+		return s
+	}
+	ut, st, err := parseProcStat(string(stat))
+	if err != nil {
+		s.ReadError = err.Error()
+		return s
+	}
+	s.CPUNS = (ut + st) * (1e9 / clockTicks)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		s.ReadError = err.Error()
+		return s
+	}
+	st2 := parseProcStatus(string(status))
+	s.VmHWMKiB, s.VmRSSKiB, s.Threads, s.CPUs = st2.VmHWMKiB, st2.VmRSSKiB, st2.Threads, st2.CPUs
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, t := range tasks {
+		if b, err := os.ReadFile(t); err == nil {
+			if ns, err := parseSchedstat(string(b)); err == nil {
+				s.SchedNS += ns
+			}
+		}
+	}
+	s.Readable = true
+	return s
+}
+
+// parseProcStat returns utime and stime (clock ticks, fields 14 and 15 of
+// proc(5)) from the text of /proc/PID/stat. The command name (field 2) is in
+// parentheses and may itself contain spaces and parentheses, so fields are
+// counted from the last ')'.
+func parseProcStat(text string) (utime, stime int64, err error) {
+	i := strings.LastIndexByte(text, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("/proc/PID/stat: no ')' after the command name in %q", trimForError(text))
+	}
+	f := strings.Fields(text[i+1:])
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, 0, fmt.Errorf("/proc/PID/stat: %d fields after the command name, want at least 13", len(f))
+	}
+	if utime, err = strconv.ParseInt(f[11], 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("/proc/PID/stat utime: %w", err)
+	}
+	if stime, err = strconv.ParseInt(f[12], 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("/proc/PID/stat stime: %w", err)
+	}
+	return utime, stime, nil
+}
+
+type procStatus struct {
+	VmHWMKiB, VmRSSKiB int64
+	Threads            int
+	CPUs               string
+}
+
+// parseProcStatus reads VmHWM, VmRSS (kB), Threads and Cpus_allowed_list
+// from /proc/PID/status.
+// A kernel thread or zombie has no Vm lines; they stay 0.
+func parseProcStatus(text string) procStatus {
+	var s procStatus
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		if k == "Cpus_allowed_list" {
+			s.CPUs = strings.TrimSpace(v)
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "VmHWM":
+			s.VmHWMKiB = n
+		case "VmRSS":
+			s.VmRSSKiB = n
+		case "Threads":
+			s.Threads = int(n)
+		}
+	}
+	return s
+}
+
+// parseSchedstat returns the first field of /proc/PID/task/TID/schedstat:
+// time spent on the CPU, in nanoseconds.
+func parseSchedstat(text string) (int64, error) {
+	f := strings.Fields(text)
+	if len(f) < 1 {
+		return 0, fmt.Errorf("schedstat: empty")
+	}
+	return strconv.ParseInt(f[0], 10, 64)
+}
+
+// mountEntry is one line of /proc/self/mountinfo.
+type mountEntry struct {
+	Point  string
+	FSType string
+	Source string
+}
+
+// parseMountinfo parses proc(5) mountinfo text. Mount points have spaces,
+// tabs, newlines and backslashes escaped as octal (\040).
+func parseMountinfo(text string) []mountEntry {
+	var out []mountEntry
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 7 {
+			continue
+		}
+		sep := -1
+		for i := 6; i < len(f); i++ {
+			if f[i] == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || sep+2 >= len(f) {
+			continue
+		}
+		out = append(out, mountEntry{Point: unescapeOctal(f[4]), FSType: f[sep+1], Source: unescapeOctal(f[sep+2])})
+	}
+	return out
+}
+
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// mountedAt returns the file system type mounted at point ("" if none).
+func mountedAt(point string) string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	fstype := ""
+	for _, m := range parseMountinfo(string(b)) {
+		if m.Point == point {
+			fstype = m.FSType // the last one is on top
+		}
+	}
+	return fstype
+}
+
+// parseMergerfsVersion extracts the version from `mergerfs -V` output, e.g.
+// "mergerfs version: 2.33.5" (2.x) or "mergerfs v2.40.2" (later releases).
+func parseMergerfsVersion(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(strings.ToLower(line), "mergerfs") {
+			continue
+		}
+		for _, w := range strings.Fields(line)[1:] {
+			w = strings.TrimPrefix(w, "v")
+			if w != "" && w[0] >= '0' && w[0] <= '9' {
+				return w
+			}
+		}
+	}
+	return ""
+}
+
+// rsyncStats is what `rsync --stats` says it did.
+type rsyncStats struct {
+	Files       int64 `json:"files"`       // Number of files (all kinds)
+	Transferred int64 `json:"transferred"` // Number of regular files transferred
+}
+
+// parseRsyncStats reads the --stats block of rsync 3.x: "Number of files:
+// 1,111 (reg: 1,000, dir: 111)" and "Number of regular files transferred:
+// 1,000". Thousands separators are dropped.
+func parseRsyncStats(out string) (rsyncStats, error) {
+	var s rsyncStats
+	var haveFiles, haveXfer bool
+	num := func(v string) (int64, error) {
+		v = strings.TrimSpace(v)
+		if i := strings.IndexByte(v, ' '); i >= 0 {
+			v = v[:i]
+		}
+		return strconv.ParseInt(strings.NewReplacer(",", "", ".", "").Replace(v), 10, 64)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "Number of files":
+			n, err := num(v)
+			if err != nil {
+				return s, fmt.Errorf("rsync --stats %q: %w", line, err)
+			}
+			s.Files, haveFiles = n, true
+		case "Number of regular files transferred":
+			n, err := num(v)
+			if err != nil {
+				return s, fmt.Errorf("rsync --stats %q: %w", line, err)
+			}
+			s.Transferred, haveXfer = n, true
+		}
+	}
+	if !haveFiles || !haveXfer {
+		return s, fmt.Errorf("rsync --stats: no \"Number of files\" / \"Number of regular files transferred\" lines in %q", trimForError(out))
+	}
+	return s, nil
+}
+
+// RunStats are the `mfs run` supervisor's counters. The supervisor writes
+// them as one JSON object to the file named by the MFS_RUN_STATS environment
+// variable when it exits (see doc.go); bench reads them to report trapped
+// syscalls per operation. Unknown fields are ignored.
+type RunStats struct {
+	Notifications uint64 `json:"Notifications"`
+	Continued     uint64 `json:"Continued"`
+	Emulated      uint64 `json:"Emulated"`
+	Handovers     uint64 `json:"Handovers"`
+	SyncWakeUp    bool   `json:"SyncWakeUp"`
+}
+
+// runStatsEnv names the file the `mfs run` supervisor writes its counters to.
+const runStatsEnv = "MFS_RUN_STATS"
+
+// parseRunStats parses the supervisor's counters file.
+func parseRunStats(b []byte) (RunStats, error) {
+	var s RunStats
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s file: %w", runStatsEnv, err)
+	}
+	return s, nil
+}
+
+// parseCPUList parses a kernel CPU list such as "0-3,6" (as in
+// /proc/self/status Cpus_allowed_list and taskset -c).
+func parseCPUList(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(strings.TrimSpace(s), ",") {
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("CPU list %q: %w", s, err)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				return nil, fmt.Errorf("CPU list %q: %w", s, err)
+			}
+		}
+		if b < a {
+			return nil, fmt.Errorf("CPU list %q: range %s is backwards", s, part)
+		}
+		for c := a; c <= b; c++ {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func trimForError(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}

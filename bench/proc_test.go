@@ -1,0 +1,167 @@
+package bench
+
+import (
+	"os"
+	"reflect"
+	"testing"
+)
+
+func TestParseProcStat(t *testing.T) {
+	tests := []struct {
+		name         string
+		text         string
+		utime, stime int64
+		wantErr      bool
+	}{
+		{"plain", "16050 (cat) R 16035 16035 20508 0 -1 4194304 102 0 0 0 7 3 0 0 20 0 1 0 224094 3133440 380 18446744073709551615", 7, 3, false},
+		{"comm with spaces and parens", "42 (my (odd) prog) S 1 42 42 0 -1 4194560 500 0 0 0 1234 567 0 0 20 0 4 0 100 1000 200", 1234, 567, false},
+		{"truncated", "42 (x) S 1 2 3", 0, 0, true},
+		{"no parens", "garbage", 0, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, s, err := parseProcStat(tt.text)
+			if (err != nil) != tt.wantErr || u != tt.utime || s != tt.stime {
+				t.Errorf("parseProcStat = %d, %d, %v; want %d, %d, err %v", u, s, err, tt.utime, tt.stime, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseProcStatus(t *testing.T) {
+	text := "Name:\tmergerfs\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t 1750280 kB\nVmHWM:\t    9120 kB\nVmRSS:\t    8964 kB\nThreads:\t4\nCpus_allowed:\t1\nCpus_allowed_list:\t0\n"
+	got := parseProcStatus(text)
+	want := procStatus{VmHWMKiB: 9120, VmRSSKiB: 8964, Threads: 4, CPUs: "0"}
+	if got != want {
+		t.Errorf("parseProcStatus = %+v, want %+v", got, want)
+	}
+	// A zombie has no Vm lines.
+	if got := parseProcStatus("Name:\tx\nState:\tZ (zombie)\nThreads:\t1\n"); got.VmHWMKiB != 0 || got.Threads != 1 {
+		t.Errorf("zombie: %+v", got)
+	}
+	if ns, err := parseSchedstat("58114 1234 17\n"); err != nil || ns != 58114 {
+		t.Errorf("parseSchedstat = %d, %v", ns, err)
+	}
+}
+
+func TestReadProcSelf(t *testing.T) {
+	s := readProc(os.Getpid())
+	if !s.Readable || s.VmHWMKiB <= 0 || s.Threads < 1 || s.SchedNS <= 0 {
+		t.Errorf("readProc(self) = %+v", s)
+	}
+	if s := readProc(1 << 30); s.Readable || s.ReadError == "" {
+		t.Errorf("readProc(no such pid) = %+v", s)
+	}
+}
+
+func TestParseMountinfo(t *testing.T) {
+	text := `22 27 0:21 / /proc rw,relatime - proc proc rw
+42 27 0:39 / /var/tmp/a\040b/mnt rw,nosuid,nodev,relatime - fuse.mergerfs 1:2:3 rw,user_id=0,group_id=0,default_permissions,allow_other
+43 27 0:40 / /var/tmp/o rw,relatime shared:5 master:1 - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w
+bad line
+`
+	got := parseMountinfo(text)
+	want := []mountEntry{
+		{Point: "/proc", FSType: "proc", Source: "proc"},
+		{Point: "/var/tmp/a b/mnt", FSType: "fuse.mergerfs", Source: "1:2:3"},
+		{Point: "/var/tmp/o", FSType: "overlay", Source: "overlay"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parseMountinfo =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestParseMergerfsVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		"mergerfs version: 2.33.5\nFUSE library version: 2.9.7-mergerfs_2.30.0\n": "2.33.5",
+		"mergerfs v2.40.2\n\nhttps://github.com/trapexit/mergerfs\n":              "2.40.2",
+		"sh: mergerfs: not found\n":                                               "",
+	} {
+		if got := parseMergerfsVersion(in); got != want {
+			t.Errorf("parseMergerfsVersion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Canned rsync 3.x --stats output (as printed by rsync 3.2/3.4 with
+// thousands separators).
+const rsyncStatsFirst = `
+Number of files: 11,011 (reg: 10,000, dir: 1,011)
+Number of created files: 11,011 (reg: 10,000, dir: 1,011)
+Number of deleted files: 0
+Number of regular files transferred: 10,000
+Total file size: 43,174,656 bytes
+Total transferred file size: 43,174,656 bytes
+Literal data: 43,174,656 bytes
+Matched data: 0 bytes
+File list size: 262,131
+File list generation time: 0.012 seconds
+File list transfer time: 0.000 seconds
+Total bytes sent: 43,588,427
+Total bytes received: 210,092
+
+sent 43,588,427 bytes  received 210,092 bytes  29,198,679.33 bytes/sec
+total size is 43,174,656  speedup is 0.99
+`
+
+const rsyncStatsNoop = `
+Number of files: 4 (reg: 2, dir: 2)
+Number of created files: 0
+Number of deleted files: 0
+Number of regular files transferred: 0
+Total file size: 4 bytes
+Total transferred file size: 0 bytes
+`
+
+func TestParseRsyncStats(t *testing.T) {
+	got, err := parseRsyncStats(rsyncStatsFirst)
+	if err != nil || got != (rsyncStats{Files: 11011, Transferred: 10000}) {
+		t.Errorf("first copy: %+v, %v", got, err)
+	}
+	got, err = parseRsyncStats(rsyncStatsNoop)
+	if err != nil || got != (rsyncStats{Files: 4, Transferred: 0}) {
+		t.Errorf("no-op: %+v, %v", got, err)
+	}
+	if _, err := parseRsyncStats("rsync: connection unexpectedly closed\n"); err == nil {
+		t.Errorf("no stats block: no error")
+	}
+}
+
+func TestParseRunStats(t *testing.T) {
+	got, err := parseRunStats([]byte(`{"Notifications":1234,"Continued":34,"Emulated":1200,"Handovers":2,"SyncWakeUp":true,"WaitKillable":true,"Future":1}`))
+	want := RunStats{Notifications: 1234, Continued: 34, Emulated: 1200, Handovers: 2, SyncWakeUp: true}
+	if err != nil || got != want {
+		t.Errorf("parseRunStats = %+v, %v", got, err)
+	}
+	if _, err := parseRunStats([]byte("not json")); err == nil {
+		t.Errorf("bad file: no error")
+	}
+}
+
+func TestParseCPUList(t *testing.T) {
+	for in, want := range map[string][]int{"0": {0}, "0-3,6": {0, 1, 2, 3, 6}, "1\n": {1}} {
+		if got, err := parseCPUList(in); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("parseCPUList(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"x", "3-1"} {
+		if _, err := parseCPUList(bad); err == nil {
+			t.Errorf("parseCPUList(%q): no error", bad)
+		}
+	}
+}
+
+func TestCommandBuilders(t *testing.T) {
+	if got := rsyncCmd("/s", "/d"); !reflect.DeepEqual(got, []string{"rsync", "-a", "--stats", "/s/", "/d/"}) {
+		t.Errorf("rsyncCmd = %v", got)
+	}
+	if got := tarExtractCmd("/a.tar", "/d"); !reflect.DeepEqual(got, []string{"tar", "-xf", "/a.tar", "-C", "/d"}) {
+		t.Errorf("tarExtractCmd = %v", got)
+	}
+	if got := cpOutCmd("/p/tree", "/o"); !reflect.DeepEqual(got, []string{"cp", "-r", "/p/tree", "/o"}) {
+		t.Errorf("cpOutCmd = %v", got)
+	}
+	if got := shellJoin([]string{"mfs", "run", "--union", "/a b=/c", "--", "it's"}); got != `mfs run --union '/a b=/c' -- 'it'\''s'` {
+		t.Errorf("shellJoin = %s", got)
+	}
+}

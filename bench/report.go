@@ -1,0 +1,214 @@
+package bench
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"time"
+)
+
+// Report is everything one `mfs bench` found: written whole by --json, and
+// the input of the text and HTML reports.
+type Report struct {
+	Meta      Meta             `json:"meta"`
+	Modes     []ModeInfo       `json:"modes"`
+	Scenarios []ScenarioReport `json:"scenarios"`
+}
+
+// Meta describes the machine and the invocation.
+type Meta struct {
+	Date       time.Time `json:"date"`
+	Command    string    `json:"command"`     // the command line, to reproduce the run
+	Kernel     string    `json:"kernel"`      // uname -r
+	CPUs       int       `json:"cpus"`        // online CPUs
+	CPUModel   string    `json:"cpu_model"`   // /proc/cpuinfo model name
+	Pinned     string    `json:"pinned"`      // the taskset CPU list, "" when unpinned
+	PinNote    string    `json:"pin_note"`    // what pinning means for the figures
+	MFSVersion string    `json:"mfs_version"` //
+	Mergerfs   string    `json:"mergerfs_version,omitempty"`
+	WorkDir    string    `json:"workdir"`
+	WorkDirFS  string    `json:"workdir_fs"` // file system type under the branches
+	Branches   int       `json:"branches"`
+	Runs       int       `json:"runs"`
+	Quick      bool      `json:"quick"`
+	Dropped    []string  `json:"dropped,omitempty"` // scenarios --quick left out
+	Noise      float64   `json:"noise_threshold"`
+	Options    []string  `json:"options"`    // options given to mount, mount-passthrough and mergerfs
+	RatioNote  string    `json:"ratio_note"` // how ratios read
+	WorkerCmd  string    `json:"worker_cmd"` // the worker command template
+	Duration   float64   `json:"duration_s"` // how long the bench took
+	CacheDrop  string    `json:"cache_drop"` // how cold runs emptied the page cache
+	Interleave string    `json:"interleave"` // how modes were ordered
+}
+
+// ModeInfo is a mode's availability on this machine.
+type ModeInfo struct {
+	Name    string `json:"name"`
+	Status  string `json:"status"` // "ok" or "unavailable"
+	Reason  string `json:"reason,omitempty"`
+	Command string `json:"command,omitempty"` // the setup command of its probe, paths as in that probe
+}
+
+// ScenarioReport holds one scenario's results in every mode.
+type ScenarioReport struct {
+	Scenario ScenarioInfo `json:"scenario"`
+	Skipped  string       `json:"skipped,omitempty"` // why the scenario did not run (a tool is missing)
+	Results  []ModeResult `json:"results"`
+}
+
+// ModeResult is one scenario in one mode: every run, and their summary.
+type ModeResult struct {
+	Mode    string      `json:"mode"`
+	Status  string      `json:"status"` // "ok", "unavailable", "failed"
+	Reason  string      `json:"reason,omitempty"`
+	Command string      `json:"command,omitempty"` // setup command of the last run
+	Runs    []RunSample `json:"runs"`
+	Summary *Summary    `json:"summary,omitempty"`
+}
+
+// RunSample is one run: the worker's figures and the server's.
+type RunSample struct {
+	Run       int               `json:"run"`   // 1..K
+	Order     int               `json:"order"` // position among the modes in this run's interleaving
+	Error     string            `json:"error,omitempty"`
+	WallNS    int64             `json:"wall_ns"`
+	UserNS    int64             `json:"user_ns"`
+	SysNS     int64             `json:"sys_ns"`
+	Units     float64           `json:"units"`
+	LatNS     []int64           `json:"lat_ns"`
+	WorkerRSS int64             `json:"worker_maxrss_kib"`
+	CPUs      string            `json:"worker_cpus_allowed"`
+	Notes     map[string]string `json:"notes,omitempty"`
+	Server    *ServerSample     `json:"server,omitempty"`
+	Trapped   *RunStats         `json:"trapped,omitempty"`
+}
+
+// ServerSample is the serving process over the timed run.
+type ServerSample struct {
+	PID    int        `json:"pid"`
+	Before ProcSample `json:"before"`
+	After  ProcSample `json:"after"`
+}
+
+// CPUNS is the server's CPU time during the timed run: the nanosecond
+// schedstat figure of its threads when both samples have it and no thread
+// exited in between (the sum would then drop), else utime+stime from
+// /proc/PID/stat, which counts exited threads but in 10 ms ticks. -1 when
+// the process could not be read.
+func (s *ServerSample) CPUNS() int64 {
+	if s == nil || !s.Before.Readable || !s.After.Readable {
+		return -1
+	}
+	if d := s.After.SchedNS - s.Before.SchedNS; s.Before.SchedNS > 0 && d >= 0 && s.After.Threads >= s.Before.Threads {
+		return d
+	}
+	return s.After.CPUNS - s.Before.CPUNS
+}
+
+// Summary condenses a mode's K runs. Times are seconds; latencies are
+// pooled over every operation of every run.
+type Summary struct {
+	Runs          int     `json:"runs"` // successful runs
+	Wall          Spread  `json:"wall_s"`
+	Throughput    Spread  `json:"throughput"` // units per second
+	WorkerCPU     Spread  `json:"worker_cpu_s"`
+	ServerCPU     *Spread `json:"server_cpu_s,omitempty"`
+	ServerPeakKiB *Spread `json:"server_peak_rss_kib,omitempty"`
+	TrappedPerOp  *Spread `json:"trapped_per_op,omitempty"`
+	Latency       Latency `json:"latency"`
+	VsNative      float64 `json:"ratio_native,omitempty"`   // median wall / native median wall
+	VsMergerfs    float64 `json:"ratio_mergerfs,omitempty"` // median wall / mergerfs median wall
+	Noisy         bool    `json:"noisy,omitempty"`
+}
+
+// summarize computes a mode's summary from its successful runs.
+func summarize(runs []RunSample, noise float64) *Summary {
+	var wall, thr, wcpu, scpu, srss, trap []float64
+	var lat []int64
+	n := 0
+	for _, r := range runs {
+		if r.Error != "" {
+			continue
+		}
+		n++
+		w := time.Duration(r.WallNS)
+		wall = append(wall, w.Seconds())
+		thr = append(thr, Throughput(r.Units, w))
+		wcpu = append(wcpu, float64(r.UserNS+r.SysNS)/1e9)
+		if c := r.Server.CPUNS(); c >= 0 {
+			scpu = append(scpu, float64(c)/1e9)
+			srss = append(srss, float64(r.Server.After.VmHWMKiB))
+		}
+		if r.Trapped != nil && len(r.LatNS) > 0 {
+			trap = append(trap, float64(r.Trapped.Notifications)/float64(len(r.LatNS)))
+		}
+		lat = append(lat, r.LatNS...)
+	}
+	if n == 0 {
+		return nil
+	}
+	s := &Summary{Runs: n, Wall: Median(wall), Throughput: Median(thr), WorkerCPU: Median(wcpu), Latency: Summarize(lat)}
+	if len(scpu) > 0 {
+		a, b := Median(scpu), Median(srss)
+		s.ServerCPU, s.ServerPeakKiB = &a, &b
+	}
+	if len(trap) > 0 {
+		t := Median(trap)
+		s.TrappedPerOp = &t
+	}
+	s.Noisy = s.Wall.Noisy(noise)
+	return s
+}
+
+// fillRatios sets every mode's ratio to native and to mergerfs.
+func (sr *ScenarioReport) fillRatios() {
+	ref := func(name string) float64 {
+		for _, r := range sr.Results {
+			if r.Mode == name && r.Summary != nil {
+				return r.Summary.Wall.Median
+			}
+		}
+		return 0
+	}
+	nat, mfs := ref(ModeNative), ref(ModeMergerfs)
+	for i := range sr.Results {
+		if s := sr.Results[i].Summary; s != nil {
+			s.VsNative = Ratio(s.Wall.Median, nat)
+			s.VsMergerfs = Ratio(s.Wall.Median, mfs)
+		}
+	}
+}
+
+// pooledSorted returns every latency sample of the successful runs, sorted.
+func (mr *ModeResult) pooledSorted() []int64 {
+	var all []int64
+	for _, r := range mr.Runs {
+		if r.Error == "" {
+			all = append(all, r.LatNS...)
+		}
+	}
+	slices.Sort(all)
+	return all
+}
+
+// WriteJSON writes r to path, indented.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadJSON reads a report written by WriteJSON.
+func ReadJSON(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
