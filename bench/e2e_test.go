@@ -14,10 +14,7 @@ import (
 
 // The end-to-end tests run `mfs bench` as a user would, through a built
 // binary: the worker is that binary re-executed via /proc/self/exe. TestMain
-// builds ./cmd/mfs once; when it does not offer `mfs bench` yet (benchCommand
-// not wired into main.go), it builds bench/internal/testmain, a stand-in with
-// the same `bench` and worker entry points, and uses the real mfs binary
-// only to serve the run and mount modes.
+// builds ./cmd/mfs once.
 var (
 	benchBin string // runs `BIN bench ...`
 	mfsBin   string // the real mfs binary, "" if it did not build
@@ -35,34 +32,17 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if _, err := exec.LookPath("go"); err == nil {
-		real := filepath.Join(dir, "mfs")
-		if out, err := exec.Command("go", "build", "-o", real, "github.com/mfs-union/mfs/cmd/mfs").CombinedOutput(); err == nil {
-			mfsBin = real
-			if exec.Command(real, "bench", "--list").Run() == nil {
-				benchBin, binNote = real, "the real mfs binary"
-			}
-		} else {
-			binNote = "cmd/mfs did not build: " + trimForError(string(out)) + "; "
-		}
-		if benchBin == "" {
-			stand := filepath.Join(dir, "mfs-bench")
-			if out, err := exec.Command("go", "build", "-o", stand, "github.com/mfs-union/mfs/bench/internal/testmain").CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "building bench/internal/testmain: %v\n%s", err, out)
-				return 1
-			}
-			benchBin = stand
-			binNote += "bench/internal/testmain (cmd/mfs has no bench command yet)"
-		}
+	real := filepath.Join(dir, "mfs")
+	if out, err := exec.Command("go", "build", "-o", real, "github.com/mfs-union/mfs/cmd/mfs").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building cmd/mfs: %v\n%s", err, out)
+		return 1
 	}
+	mfsBin, benchBin, binNote = real, real, "the real mfs binary"
 	return m.Run()
 }
 
 func requireBench(t *testing.T) {
 	t.Helper()
-	if benchBin == "" {
-		t.Skip("no go tool to build the binary")
-	}
 	t.Logf("running %s", binNote)
 }
 

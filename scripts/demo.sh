@@ -33,3 +33,27 @@ say "mfs explain BRANCHES /backup/x -o category.create=mfs,minfreespace=100T   (
 
 say "mfs explain with a typo in an option"
 "$MFS" explain "$branches" /x -o cache.file=full || true
+
+# --- the pool as a mount (needs FUSE: /dev/fuse and root or fusermount3) ---
+mnt=$work/pool
+mkdir -p "$mnt"
+if [ -e /dev/fuse ]; then
+	unmount() { fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true; }
+	trap 'unmount; cleanup' EXIT
+	say "mfs mount DISK1:DISK2=NC:DISK3 POOL -o category.create=mfs,minfreespace=1M   (backgrounds once mounted, like mergerfs)"
+	"$MFS" mount "$branches" "$mnt" -o category.create=mfs,minfreespace=1M
+	grep " $mnt " /proc/mounts | sed "s#$work/##g"
+
+	say "ls -R POOL   (the three disks as one tree; readme.txt from disk1 wins over disk2's copy)"
+	(cd "$mnt" && ls -R . && cat media/readme.txt)
+
+	say "echo hello > POOL/media/music/new.flac; where did it land?"
+	echo hello >"$mnt/media/music/new.flac"
+	getfattr -n user.mergerfs.fullpath --only-values "$mnt/media/music/new.flac" 2>/dev/null | sed "s#$work/##g"; echo
+
+	say "getfattr -n user.mergerfs.branches POOL/.mergerfs   (the runtime control file)"
+	getfattr -n user.mergerfs.branches --only-values "$mnt/.mergerfs" 2>/dev/null | sed "s#$work/##g"; echo
+	unmount
+else
+	say "skipping the mount demo: /dev/fuse is missing"
+fi
