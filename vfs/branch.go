@@ -209,9 +209,18 @@ func (b *branch) hostPath(rel string) string {
 	return strings.TrimSuffix(b.path, "/") + "/" + rel
 }
 
+// openFlags are the open(2) flags openat2 accepts. openat ignores unknown
+// bits but openat2 refuses them (EINVAL); FUSE forwards kernel-internal ones
+// such as __FMODE_EXEC (0x20) on an execve, so they are dropped here.
+const openFlags = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC |
+	unix.O_APPEND | unix.O_NONBLOCK | unix.O_DSYNC | unix.O_SYNC | unix.O_DIRECT | unix.O_LARGEFILE |
+	unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_PATH | unix.O_TMPFILE |
+	unix.O_ASYNC
+
 // openPath opens rel inside branch b with flags (O_NOFOLLOW is always added so a
 // trailing symlink is never followed out of the branch).
 func (b *branch) openPath(rel string, flags int, mode uint32) (int, unix.Errno) {
+	flags &= openFlags
 	root, e := b.rootFast()
 	if e != 0 {
 		return -1, e

@@ -170,3 +170,14 @@ func TestCreateExisting(t *testing.T) {
 		t.Fatal("mkdir of an existing dir made a copy on another branch")
 	}
 }
+
+// TestOpenIgnoresKernelFlags: FUSE forwards kernel-internal open flags (an
+// execve opens with __FMODE_EXEC, 0x20); they must not make the open fail.
+func TestOpenIgnoresKernelFlags(t *testing.T) {
+	p, _ := newTestPool(t, nil, []string{"prog=#!/bin/sh"})
+	f, e := p.Open(context.Background(), RootCred, "prog", unix.O_RDONLY|unix.O_LARGEFILE|0x20)
+	if e != 0 {
+		t.Fatalf("open with __FMODE_EXEC: %v", e)
+	}
+	f.Close()
+}
