@@ -188,10 +188,7 @@ func (b *branch) openParent(rel string) (at, unix.Errno) {
 	if dir == "" {
 		return at{dir: root, name: name}, 0
 	}
-	fd, err := unix.Openat2(root, dir, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: beneath,
-	})
+	fd, err := openBeneath(root, dir, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err == unix.ELOOP && b.follow.Load() {
 		fd, err = unix.Open(b.hostPath(dir), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	}
@@ -229,11 +226,7 @@ func (b *branch) openPath(rel string, flags int, mode uint32) (int, unix.Errno) 
 	if p == "" {
 		p = "."
 	}
-	fd, err := unix.Openat2(root, p, &unix.OpenHow{
-		Flags:   uint64(flags | unix.O_NOFOLLOW | unix.O_CLOEXEC),
-		Mode:    uint64(mode),
-		Resolve: beneath,
-	})
+	fd, err := openBeneath(root, p, flags|unix.O_NOFOLLOW, mode)
 	if (err == unix.ELOOP || err == unix.ENOTDIR) && b.follow.Load() && flags&unix.O_PATH == 0 {
 		// follow-symlinks: the object getattr showed is the link's target.
 		fd, err = unix.Open(b.hostPath(rel), flags|unix.O_CLOEXEC, mode)
@@ -267,10 +260,7 @@ func (b *branch) lstat(rel string) (unix.Stat_t, unix.Errno) {
 	if strings.IndexByte(rel, '/') < 0 {
 		return st, errnoOf(unix.Fstatat(root, rel, &st, unix.AT_SYMLINK_NOFOLLOW))
 	}
-	fd, err := unix.Openat2(root, rel, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: beneath,
-	})
+	fd, err := openBeneath(root, rel, unix.O_PATH|unix.O_NOFOLLOW, 0)
 	if err == unix.ELOOP && b.follow.Load() {
 		return st, errnoOf(unix.Lstat(b.hostPath(rel), &st))
 	}
@@ -280,6 +270,46 @@ func (b *branch) lstat(rel string) (unix.Stat_t, unix.Errno) {
 	err = unix.Fstat(fd, &st)
 	unix.Close(fd)
 	return st, errnoOf(err)
+}
+
+// chunkMax bounds the path handed to one openat2. Paths below a branch may be
+// longer than PATH_MAX (a FUSE mount only ever sends names; the branch
+// prefix never counts because every walk starts at the branch root fd):
+// longer ones are walked a chunk of whole components at a time.
+const chunkMax = 2048
+
+// openBeneath opens path below dirfd with openat2 confined to dirfd
+// (beneath), in chunks when path is long. flags apply to the last chunk.
+func openBeneath(dirfd int, path string, flags int, mode uint32) (int, error) {
+	how := func(f int) *unix.OpenHow {
+		return &unix.OpenHow{Flags: uint64(f | unix.O_CLOEXEC), Mode: uint64(mode), Resolve: beneath}
+	}
+	if len(path) <= chunkMax {
+		return unix.Openat2(dirfd, path, how(flags))
+	}
+	cur, owned := dirfd, false
+	for len(path) > chunkMax {
+		cut := strings.LastIndexByte(path[:chunkMax], '/')
+		if cut <= 0 {
+			if owned {
+				unix.Close(cur)
+			}
+			return -1, unix.ENAMETOOLONG // one component longer than NAME_MAX
+		}
+		next, err := unix.Openat2(cur, path[:cut], how(unix.O_PATH|unix.O_DIRECTORY))
+		if owned {
+			unix.Close(cur)
+		}
+		if err != nil {
+			return -1, err
+		}
+		cur, owned, path = next, true, path[cut+1:]
+	}
+	fd, err := unix.Openat2(cur, path, how(flags))
+	if owned {
+		unix.Close(cur)
+	}
+	return fd, err
 }
 
 // walkErrno maps errors of a confined walk: ELOOP from RESOLVE_NO_SYMLINKS means

@@ -18,12 +18,20 @@ import (
 // the union's directory times do not move when an entry merely lands on
 // another branch.
 func (s *state) clonepath(src, dst int, dir string) unix.Errno {
+	_, e := s.clonepathMade(src, dst, dir)
+	return e
+}
+
+// clonepathMade is clonepath that also returns the directories it created,
+// outermost first, so a create that then fails can remove them again.
+func (s *state) clonepathMade(src, dst int, dir string) ([]string, unix.Errno) {
 	if src == dst || dir == "" {
-		return 0
+		return nil, 0
 	}
 	if _, e := s.branches[dst].lstat(dir); e == 0 {
-		return 0
+		return nil, 0
 	}
+	var made []string
 	parts := strings.Split(dir, "/")
 	cur := ""
 	for _, part := range parts {
@@ -36,11 +44,34 @@ func (s *state) clonepath(src, dst int, dir string) unix.Errno {
 		if _, e := s.branches[dst].lstat(cur); e == 0 {
 			continue
 		}
-		if e := s.cloneDir(src, dst, parent, cur); e != 0 && e != unix.EEXIST {
-			return e
+		e := s.cloneDir(src, dst, parent, cur)
+		if e == unix.EEXIST {
+			continue
+		}
+		if e != 0 {
+			s.unclone(dst, made)
+			return nil, e
+		}
+		made = append(made, cur)
+	}
+	return made, 0
+}
+
+// unclone removes directories clonepathMade created (innermost first); a
+// directory something else has meanwhile put an entry in stays.
+func (s *state) unclone(dst int, made []string) {
+	b := s.branches[dst]
+	for i := len(made) - 1; i >= 0; i-- {
+		a, e := b.openParent(made[i])
+		if e != 0 {
+			return
+		}
+		err := unix.Unlinkat(a.dir, a.name, unix.AT_REMOVEDIR)
+		a.close()
+		if err != nil {
+			return
 		}
 	}
-	return 0
 }
 
 // cloneDir creates rel on dst as a copy of the directory rel on src.
@@ -150,13 +181,14 @@ func (s *state) createOnce(c *Cred, f policy.Func, rel string, first bool, mk fu
 			}
 			continue
 		}
-		if e := s.clonepath(src, t, parent); e != 0 {
+		made, e := s.clonepathMade(src, t, parent)
+		if e != 0 {
 			if firstErr == 0 {
 				firstErr = e
 			}
 			continue
 		}
-		e := asCaller(c, func() unix.Errno {
+		e = asCaller(c, func() unix.Errno {
 			a, e := b.openParent(rel)
 			if e != 0 {
 				return e
@@ -165,6 +197,9 @@ func (s *state) createOnce(c *Cred, f policy.Func, rel string, first bool, mk fu
 			return mk(b, a)
 		})
 		if e != 0 {
+			// A failed create leaves nothing behind, not even the parents
+			// cloned for it.
+			s.unclone(t, made)
 			if firstErr == 0 {
 				firstErr = e
 			}

@@ -114,3 +114,20 @@ func TestSupplementaryGroups(t *testing.T) {
 		t.Fatalf("with the group: %v", e)
 	}
 }
+
+// TestFailedCreateLeavesNothing: a create refused on the target branch
+// removes the parent directories clonepath made for it there.
+func TestFailedCreateLeavesNothing(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	// lfs ties go to the last branch: b1, where d/e must be cloned from b0.
+	p, dirs := newTestPool(t, []string{"category.create=lfs"}, []string{"d/", "d/e/"}, []string{})
+	openTree(t, dirs...)
+	must(t, os.Chmod(filepath.Join(dirs[0], "d/e"), 0o755)) // root-owned: nobody may not create in it
+	if _, e := p.Create(ctx, nobody, "d/e/f", unix.O_WRONLY, 0o644); e != unix.EACCES {
+		t.Fatalf("create as nobody in a root dir: %v, want EACCES", e)
+	}
+	if _, err := os.Stat(filepath.Join(dirs[1], "d")); err == nil {
+		t.Fatal("the failed create left cloned parents on b1")
+	}
+}

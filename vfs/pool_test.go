@@ -181,3 +181,45 @@ func TestOpenIgnoresKernelFlags(t *testing.T) {
 	}
 	f.Close()
 }
+
+// TestDeepPaths: union paths whose branch path would exceed PATH_MAX work,
+// because every walk starts at the branch root fd and long paths are walked
+// in chunks (mergerfs concatenates strings and fails here).
+func TestDeepPaths(t *testing.T) {
+	ctx := context.Background()
+	p, dirs := newTestPool(t, []string{"category.create=ff"}, []string{}, []string{})
+	comp := strings.Repeat("d", 200)
+	rel := ""
+	for i := 0; i < 25; i++ { // about 5,000 bytes
+		if rel != "" {
+			rel += "/"
+		}
+		rel += comp
+		if e := p.Mkdir(ctx, RootCred, rel, 0o755); e != 0 {
+			t.Fatalf("mkdir at depth %d (%d bytes): %v", i, len(rel), e)
+		}
+	}
+	if len(dirs[0])+len(rel) <= unix.PathMax {
+		t.Fatal("the test path is not deep enough")
+	}
+	f, e := p.Create(ctx, RootCred, rel+"/f", unix.O_WRONLY, 0o644)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.WriteAt([]byte("deep"), 0)
+	f.Close()
+	a, e := p.Getattr(ctx, RootCred, rel+"/f")
+	if e != 0 || a.Stat.Size != 4 {
+		t.Fatalf("getattr of the deep file: %v size %d", e, a.Stat.Size)
+	}
+	ents, e := p.Readdir(ctx, RootCred, rel)
+	if e != 0 || len(ents) != 3 {
+		t.Fatalf("readdir of the deep dir: %v %d entries", e, len(ents))
+	}
+	if e := p.Rename(ctx, RootCred, rel+"/f", rel+"/g", 0); e != 0 {
+		t.Fatal(e)
+	}
+	if e := p.Unlink(ctx, RootCred, rel+"/g"); e != 0 {
+		t.Fatal(e)
+	}
+}
