@@ -116,3 +116,38 @@ func openTreeB(b *testing.B, dirs []string) {
 		}
 	}
 }
+
+// BenchmarkResolve resolves raw syscall paths the way `mfs run` does: one in
+// a union (three components, a relative symlink on the way) and one outside.
+func BenchmarkResolve(b *testing.B) {
+	root := b.TempDir()
+	var dirs []string
+	for i := 0; i < 3; i++ {
+		d := filepath.Join(root, fmt.Sprint(i))
+		os.MkdirAll(filepath.Join(d, "a/b"), 0o755)
+		dirs = append(dirs, d)
+	}
+	os.WriteFile(filepath.Join(dirs[2], "a/b/f"), nil, 0o644)
+	os.Symlink("a/b", filepath.Join(dirs[0], "link"))
+	p, err := New(benchOpts(b, dirs), Settings{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	r := &Resolver{Unions: []Union{{Target: "/pool", Pool: p}}}
+	ctx := context.Background()
+	for _, tc := range []struct{ name, path string }{
+		{"in-union", "/pool/a/b/f"},
+		{"via-symlink", "/pool/link/f"},
+		{"outside", root + "/0/a/b"},
+	} {
+		b.Run("path="+tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, e := r.Resolve(ctx, RootCred, "/", tc.path, true); e != 0 {
+					b.Fatal(e)
+				}
+			}
+		})
+	}
+}
