@@ -214,6 +214,24 @@ const openFlags = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | 
 	unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_PATH | unix.O_TMPFILE |
 	unix.O_ASYNC
 
+// twoParents opens the parents of two paths on b and runs op on the pairs as
+// the caller (link, rename).
+func (b *branch) twoParents(c *Cred, oldRel, newRel string, op func(oa, na at) error) unix.Errno {
+	return asCaller(c, func() unix.Errno {
+		oa, e := b.openParent(oldRel)
+		if e != 0 {
+			return e
+		}
+		defer oa.close()
+		na, e := b.openParent(newRel)
+		if e != 0 {
+			return e
+		}
+		defer na.close()
+		return errnoOf(op(oa, na))
+	})
+}
+
 // openPath opens rel inside branch b with flags (O_NOFOLLOW is always added so a
 // trailing symlink is never followed out of the branch).
 func (b *branch) openPath(rel string, flags int, mode uint32) (int, unix.Errno) {

@@ -69,18 +69,8 @@ func (p *Pool) Link(ctx context.Context, c *Cred, oldRel, newRel string) unix.Er
 }
 
 func (s *state) linkOn(c *Cred, b *branch, oldRel, newRel string) unix.Errno {
-	return asCaller(c, func() unix.Errno {
-		oa, e := b.openParent(oldRel)
-		if e != 0 {
-			return e
-		}
-		defer oa.close()
-		na, e := b.openParent(newRel)
-		if e != 0 {
-			return e
-		}
-		defer na.close()
-		return errnoOf(unix.Linkat(oa.dir, oa.name, na.dir, na.name, 0))
+	return b.twoParents(c, oldRel, newRel, func(oa, na at) error {
+		return unix.Linkat(oa.dir, oa.name, na.dir, na.name, 0)
 	})
 }
 

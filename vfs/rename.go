@@ -112,18 +112,8 @@ func (s *state) getattrAs(c *Cred, rel string) (Attr, unix.Errno) {
 
 // renameOn renames old to new on one branch as the caller.
 func (s *state) renameOn(c *Cred, b *branch, oldRel, newRel string, flags uint) unix.Errno {
-	return asCaller(c, func() unix.Errno {
-		oa, e := b.openParent(oldRel)
-		if e != 0 {
-			return e
-		}
-		defer oa.close()
-		na, e := b.openParent(newRel)
-		if e != 0 {
-			return e
-		}
-		defer na.close()
-		return errnoOf(unix.Renameat2(oa.dir, oa.name, na.dir, na.name, flags))
+	return b.twoParents(c, oldRel, newRel, func(oa, na at) error {
+		return unix.Renameat2(oa.dir, oa.name, na.dir, na.name, flags)
 	})
 }
 
