@@ -76,3 +76,56 @@ func (r *rawFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 	}
 	return fuse.OK
 }
+
+// ReadDirPlus serves the snapshot like ReadDir and adds each entry's lookup
+// (node id, attributes, timeouts), saving `ls -l` a LOOKUP per name. Every
+// entry with a node id counts as a lookup the kernel will FORGET; "." and
+// ".." and names that vanished since the snapshot carry no node id (the
+// kernel then treats them as plain entries).
+func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	h := r.handles.get(in.Fh)
+	if h == nil || h.file != nil {
+		return fuse.EBADF
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if in.Offset == 0 && h.served {
+		ents, e := r.pool.Readdir(bg, h.cred, h.rel)
+		if e != 0 {
+			return r.reply("readdirplus", e)
+		}
+		h.dirents = ents
+	}
+	h.served = true
+	if in.Offset > uint64(len(h.dirents)) {
+		return fuse.OK
+	}
+	o := r.options()
+	dir, rel, ok := r.nodes.get(h.node.id)
+	if dir != h.node {
+		ok = false
+	}
+	for i := int(in.Offset); i < len(h.dirents); i++ {
+		d := &h.dirents[i]
+		e := out.AddDirLookupEntry(fuse.DirEntry{
+			Name: d.Name,
+			Mode: uint32(d.Type) << 12,
+			Ino:  d.Ino,
+			Off:  uint64(i + 1),
+		})
+		if e == nil {
+			break
+		}
+		if !ok || d.Name == "." || d.Name == ".." {
+			continue
+		}
+		a, errno := r.pool.Getattr(bg, h.cred, join(rel, d.Name))
+		if errno != 0 || a.Stat.Mode>>12 != uint32(d.Type) {
+			continue
+		}
+		n := r.nodes.enter(h.node, d.Name, &a)
+		r.fillEntry(e, n, &a, o)
+		r.stats.plusEntries.Add(1)
+	}
+	return fuse.OK
+}

@@ -2,6 +2,7 @@ package fusemode
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -26,6 +27,9 @@ type handle struct {
 	dirents []vfs.Dirent
 	served  bool
 	cred    *vfs.Cred
+	// ptCounted: the handle is counted in the node's passthrough state
+	// (passthrough.io on); pt: it is served by kernel passthrough.
+	ptCounted, pt bool
 }
 
 type handleTable struct {
@@ -119,11 +123,17 @@ func (r *rawFS) fopenFlags(o *config.Options, n *node, f *vfs.File, pid uint32, 
 			direct()
 		}
 	}
+	return out | noflush(o, kflags)
+}
+
+// noflush is FOPEN_NOFLUSH when flush-on-close says a close of this open
+// needs no FLUSH.
+func noflush(o *config.Options, kflags uint32) uint32 {
 	if kflags&fuse.O_ANYWRITE == 0 && o.FlushOnClose == config.FlushOpenedForWrite ||
 		o.FlushOnClose == config.FlushNever {
-		out |= fuse.FOPEN_NOFLUSH
+		return fuse.FOPEN_NOFLUSH
 	}
-	return out
+	return 0
 }
 
 // procComm returns the command name of pid ("" when unknown).
@@ -138,10 +148,38 @@ func procComm(pid uint32) string {
 	return strings.TrimSuffix(string(b), "\n")
 }
 
-func (r *rawFS) addFile(n *node, f *vfs.File) uint64 {
-	fh := r.handles.add(&handle{node: n, file: f})
-	r.nodes.addHandle(n, fh)
-	return fh
+// openFile registers the handle of a new open file and fills the open reply:
+// the handle, and either kernel passthrough with the node's backing file or
+// the page-cache flags of cache.files.
+func (r *rawFS) openFile(o *config.Options, n *node, f *vfs.File, pid, kflags uint32, out *fuse.OpenOut) {
+	h := &handle{node: n, file: f}
+	if r.ptMode != config.PassthroughOff {
+		h.ptCounted = true
+		if id := r.passthrough(n, f, kflags); id != 0 {
+			h.pt = true
+			out.BackingID = id
+			// KEEP_CACHE and DIRECT_IO may not accompany PASSTHROUGH: the
+			// kernel would answer the open with EIO, or serve I/O itself.
+			out.OpenFlags = fuse.FOPEN_PASSTHROUGH | noflush(o, kflags)
+		}
+	}
+	if !h.pt {
+		out.OpenFlags = r.fopenFlags(o, n, f, pid, kflags)
+	}
+	out.Fh = r.handles.add(h)
+	r.nodes.addHandle(n, out.Fh)
+}
+
+// staleOpen tells whether an open of n that failed with e did so because the
+// name no longer leads to the file the kernel knows (rename-exdev put a
+// symlink there, another process replaced it): ESTALE then makes the kernel
+// look the name up again and retry the open.
+func (r *rawFS) staleOpen(c *vfs.Cred, n *node, rel string, e unix.Errno) bool {
+	if e != unix.ELOOP && e != unix.ENOENT && e != unix.EISDIR {
+		return false
+	}
+	a, ge := r.pool.Getattr(bg, c, rel)
+	return ge == unix.ENOENT || ge == 0 && !n.sameFile(&a)
 }
 
 func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
@@ -150,13 +188,16 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 		return fuse.Status(unix.ESTALE)
 	}
 	o := r.options()
-	f, e := r.pool.Open(bg, r.cred(&in.InHeader, 0), rel, openFlags(in.Flags, o))
+	c := r.cred(&in.InHeader, 0)
+	f, e := r.pool.Open(bg, c, rel, openFlags(in.Flags, o))
 	r.trace("open", rel, &in.InHeader, e)
 	if e != 0 {
+		if r.staleOpen(c, n, rel, e) {
+			return fuse.Status(unix.ESTALE)
+		}
 		return r.reply("open", e)
 	}
-	out.Fh = r.addFile(n, f)
-	out.OpenFlags = r.fopenFlags(o, n, f, in.Pid, in.Flags)
+	r.openFile(o, n, f, in.Pid, in.Flags, out)
 	return fuse.OK
 }
 
@@ -180,8 +221,7 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	}
 	n := r.nodes.enter(parent, name, &a)
 	r.fillEntry(&out.EntryOut, n, &a, o)
-	out.Fh = r.addFile(n, f)
-	out.OpenFlags = r.fopenFlags(o, n, f, in.Pid, in.Flags)
+	r.openFile(o, n, f, in.Pid, in.Flags, &out.OpenOut)
 	return fuse.OK
 }
 
@@ -197,6 +237,7 @@ func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.
 	if f == nil {
 		return nil, fuse.EBADF
 	}
+	r.stats.reads.Add(1)
 	size := min(int(in.Size), len(buf))
 	if r.options().NullRW {
 		// nullrw: report the read as done without touching the branch.
@@ -214,6 +255,7 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 	if f == nil {
 		return 0, fuse.EBADF
 	}
+	r.stats.writes.Add(1)
 	if r.options().NullRW {
 		return uint32(len(data)), fuse.OK
 	}
@@ -236,6 +278,7 @@ func (r *rawFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) 
 	if f == nil {
 		return 0, fuse.EBADF
 	}
+	r.stats.writes.Add(1)
 	if r.options().NullRW {
 		total := 0
 		for _, d := range data {
@@ -280,6 +323,9 @@ func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 		return
 	}
 	r.nodes.dropHandle(h.node, in.Fh)
+	if h.ptCounted {
+		r.endPassthrough(h.node, h.pt)
+	}
 	if r.options().DropCacheOnClose {
 		unix.Fadvise(h.file.Fd(), 0, 0, unix.FADV_DONTNEED)
 	}
@@ -317,4 +363,93 @@ func (r *rawFS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekO
 	}
 	out.Offset = uint64(off)
 	return fuse.OK
+}
+
+// copyChunk is the largest piece the read/write fallback of copy_file_range
+// moves at once.
+const copyChunk = 1 << 20
+
+// CopyFileRange copies between two open files of the mount with
+// copy_file_range(2) on their branch fds, so a copy within one branch
+// filesystem stays in the kernel (reflinks included). When the branch
+// filesystems cannot (EXDEV between two filesystems, no support: the errors
+// vfs/fileio.CopyData falls back on) or the target is full, it copies with
+// pread and vfs.File.Write, which moves a full file to another branch
+// (moveonenospc) like a WRITE. The reply carries 32 bits, so one request
+// copies less than 4 GiB; the caller's copy_file_range loop continues.
+func (r *rawFS) CopyFileRange(cancel <-chan struct{}, in *fuse.CopyFileRangeIn) (uint32, fuse.Status) {
+	src, dst := r.fileOf(in.FhIn), r.fileOf(in.FhOut)
+	if src == nil || dst == nil {
+		return 0, fuse.EBADF
+	}
+	if in.Flags != 0 {
+		return 0, fuse.EINVAL
+	}
+	r.stats.copies.Add(1)
+	length := int(min(in.Len, uint64(math.MaxUint32&^0xfff)))
+	offIn, offOut := int64(in.OffIn), int64(in.OffOut)
+	n, err := ignoringEINTR(func() (int, error) {
+		return unix.CopyFileRange(src.Fd(), &offIn, dst.Fd(), &offOut, length, 0)
+	})
+	switch {
+	case err == nil && (n > 0 || length == 0):
+		return uint32(n), fuse.OK
+	case err == nil, copyFallback(err):
+		// Nothing copied (some filesystems copy nothing instead of saying
+		// they cannot), or cannot: copy through the daemon.
+	default:
+		return 0, r.reply("copy_file_range", r.errnoOf("copy_file_range", err))
+	}
+	done, e := r.copyReadWrite(src, dst, int64(in.OffIn), int64(in.OffOut), length)
+	if e != 0 && done == 0 {
+		return 0, r.reply("copy_file_range", e)
+	}
+	return uint32(done), fuse.OK
+}
+
+// copyFallback reports the copy_file_range errors that mean "copy another
+// way" (as vfs/fileio does), plus a full target (the write path can move the
+// file).
+func copyFallback(err error) bool {
+	switch err {
+	case unix.ENOSYS, unix.EXDEV, unix.EINVAL, unix.EOPNOTSUPP, unix.EPERM, unix.EIO,
+		unix.ENOSPC, unix.EDQUOT:
+		return true
+	}
+	return false
+}
+
+// copyReadWrite copies up to length bytes from src at offIn to dst at offOut,
+// stopping early at the end of src. An error after some bytes were copied
+// is reported with the count, as a short copy.
+func (r *rawFS) copyReadWrite(src, dst *vfs.File, offIn, offOut int64, length int) (int, unix.Errno) {
+	buf := make([]byte, min(length, copyChunk))
+	done := 0
+	for done < length {
+		p := buf[:min(len(buf), length-done)]
+		k, e := src.ReadAt(p, offIn+int64(done))
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 || k == 0 {
+			return done, e
+		}
+		w, e := dst.Write(bg, vfs.RootCred, p[:k], offOut+int64(done))
+		done += w
+		if e != 0 {
+			return done, e
+		}
+	}
+	return done, 0
+}
+
+// ignoringEINTR retries a syscall interrupted by a signal (the Go runtime
+// sends SIGURG for preemption).
+func ignoringEINTR(fn func() (int, error)) (int, error) {
+	for {
+		n, err := fn()
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
 }

@@ -15,10 +15,9 @@ import (
 )
 
 // rawFS adapts the FUSE wire protocol (go-fuse's RawFileSystem) onto a
-// vfs.Pool. Operations it does not serve (locks, ioctl, copy_file_range,
-// tmpfile, statx, readdirplus, poll) fall through to go-fuse's default
-// implementation, which answers ENOSYS so the kernel handles them itself
-// or stops asking.
+// vfs.Pool. Operations it does not serve (locks, tmpfile, statx, poll)
+// fall through to go-fuse's default implementation, which answers ENOSYS so
+// the kernel handles them itself or stops asking.
 type rawFS struct {
 	fuse.RawFileSystem
 
@@ -31,6 +30,26 @@ type rawFS struct {
 	nodes   *nodeTable
 	handles *handleTable
 	creds   *credCache
+
+	// srv is the go-fuse server (set by Init, before any request is
+	// served): backing files and kernel notifications go through it.
+	srv *fuse.Server
+	// ptMode is passthrough.io (a mount-only option); backings holds the
+	// per-node backing files while it is on.
+	ptMode   config.PassthroughIO
+	backings *backingTable
+	// notify tracks kernel notifications sent after a reply.
+	notify notifier
+	stats  opStats
+	// testHook, when set by a test, runs at the start of LOOKUP.
+	testHook atomic.Pointer[func(op string)]
+}
+
+// opStats counts what tests need to see: requests that passthrough should
+// keep away from the daemon, and backing-file registrations.
+type opStats struct {
+	reads, writes, copies, backingOpens atomic.Int64
+	lookups, plusEntries                atomic.Int64
 }
 
 var _ fuse.RawFileSystem = (*rawFS)(nil)
@@ -46,6 +65,11 @@ func newRawFS(pool *vfs.Pool, opts *config.Options, log *slog.Logger) *rawFS {
 		nodes:         newNodeTable(opts.NeverForgetNodes),
 		handles:       newHandleTable(),
 		creds:         newCredCache(),
+		ptMode:        opts.PassthroughIO,
+		backings:      newBackingTable(),
+	}
+	if !passthroughOn(r.ptMode) {
+		r.ptMode = config.PassthroughOff
 	}
 	r.opts.Store(opts)
 	return r
@@ -56,10 +80,10 @@ func newRawFS(pool *vfs.Pool, opts *config.Options, log *slog.Logger) *rawFS {
 // anyway, so they are not wired to it.
 var bg = context.Background()
 
-func (r *rawFS) String() string    { return "mfs" }
-func (r *rawFS) SetDebug(bool)     {}
-func (r *rawFS) Init(*fuse.Server) {}
-func (r *rawFS) OnUnmount()        { r.closeAll() }
+func (r *rawFS) String() string      { return "mfs" }
+func (r *rawFS) SetDebug(bool)       {}
+func (r *rawFS) Init(s *fuse.Server) { r.srv = s }
+func (r *rawFS) OnUnmount()          { r.closeAll() }
 
 // options returns the current options. The control file can change some
 // mount-level options at run time (cache.files, cache.attr, ...); they are
@@ -125,6 +149,10 @@ func (r *rawFS) fillEntry(out *fuse.EntryOut, n *node, a *vfs.Attr, o *config.Op
 // --- lookup and forget -------------------------------------------------------
 
 func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	r.stats.lookups.Add(1)
+	if hook := r.testHook.Load(); hook != nil {
+		(*hook)("lookup")
+	}
 	o := r.options()
 	parent, prel, ok := r.nodes.get(h.NodeId)
 	if parent == nil {
@@ -199,6 +227,7 @@ func (r *rawFS) nodeAttr(c *vfs.Cred, n *node, rel string, ok bool, fh uint64) (
 }
 
 func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	r.waitNotified()
 	n, rel, ok := r.nodes.get(in.NodeId)
 	if n == nil {
 		return fuse.Status(unix.ESTALE)
@@ -497,7 +526,29 @@ func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newNa
 		return r.reply("rename", e)
 	}
 	r.nodes.rename(in.NodeId, oldName, in.Newdir, newName, flags&unix.RENAME_EXCHANGE != 0)
+	if flags&unix.RENAME_EXCHANGE == 0 && r.options().RenameEXDEV != config.RenameEXDEVPassthrough {
+		r.renamedExdev(&in.InHeader, in.Newdir, newName, nrel)
+	}
 	return fuse.OK
+}
+
+// renamedExdev handles a rename that rename-exdev may have turned into a
+// move of old to .mergerfs_rename_exdev plus a symlink at new. The kernel
+// moves its entry of old (a file, say) to new as it does after every
+// rename, so new would keep showing the old file until cache.entry runs
+// out. If new is not the file the moved node stands for, the node leaves
+// the name and the kernel's entry is invalidated once this reply is out.
+func (r *rawFS) renamedExdev(h *fuse.InHeader, newdir uint64, newName, nrel string) {
+	moved := r.nodes.child(newdir, newName)
+	if moved == nil {
+		return
+	}
+	a, e := r.pool.Getattr(bg, r.cred(h, 0), nrel)
+	if e != 0 || moved.sameFile(&a) {
+		return
+	}
+	r.nodes.unlink(newdir, newName)
+	r.invalidateEntry(newdir, newName)
 }
 
 func (r *rawFS) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {

@@ -418,3 +418,16 @@ func wantErrno(t testing.TB, what string, err error, want unix.Errno) {
 		t.Errorf("%s: got %v, want %v", what, err, want)
 	}
 }
+
+// waitFor polls cond for up to five seconds (RELEASE and FORGET reach the
+// server asynchronously) and fails t if it never holds.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -57,6 +57,9 @@ func Mount(pool *vfs.Pool, mountpoint string, opts *config.Options, set Settings
 	if err != nil {
 		return nil, err
 	}
+	if err := passthroughMountCheck(opts, hasCapSysAdmin()); err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(mountpoint)
 	if err != nil {
 		return nil, fmt.Errorf("fusemode: mountpoint %q: %w", mountpoint, err)
@@ -75,6 +78,9 @@ func Mount(pool *vfs.Pool, mountpoint string, opts *config.Options, set Settings
 			log.Warn("fusemode: lazy-umount-mountpoint", "mountpoint", abs, "err", err)
 		}
 	}
+	if err := waitBranches(opts, abs, log); err != nil {
+		return nil, fmt.Errorf("fusemode: %w", err)
+	}
 	fs := newRawFS(pool, opts, log)
 	mo := mountOptions(opts, os.Geteuid() == 0)
 	// go-fuse logs through a *log.Logger: its wire trace at debug level,
@@ -85,7 +91,7 @@ func Mount(pool *vfs.Pool, mountpoint string, opts *config.Options, set Settings
 		level = slog.LevelDebug
 	}
 	mo.Logger = slog.NewLogLogger(log.Handler(), level)
-	srv, err := fuse.NewServer(fs, abs, mo)
+	srv, err := fuse.NewServer(fileSystem(fs, opts), abs, mo)
 	if err != nil {
 		return nil, fmt.Errorf("fusemode: mount %s: %w", abs, err)
 	}
@@ -98,15 +104,38 @@ func Mount(pool *vfs.Pool, mountpoint string, opts *config.Options, set Settings
 		s.Unmount()
 		return nil, fmt.Errorf("fusemode: mount %s: %w", abs, err)
 	}
+	if err := passthroughKernelCheck(opts, srv.KernelSettings()); err != nil {
+		s.Unmount()
+		return nil, fmt.Errorf("fusemode: mount %s: %w", abs, err)
+	}
 	return s, nil
 }
 
-// unsupported names the options this front end cannot honour yet: an error
-// for those the user asked for, a warning for defaults it cannot apply.
+// unsupported names the options this front end cannot honour: an error for
+// those the user asked for, a warning for those it can only approximate. It
+// also applies mergerfs's passthrough adjustments, in case the options did
+// not pass through config.Options.Validate.
 func unsupported(o *config.Options) (warnings []string, err error) {
 	var errs []error
-	if o.PassthroughIO != config.PassthroughOff {
-		errs = append(errs, fmt.Errorf("passthrough.io=%s: kernel FUSE passthrough is not implemented by this build's mount front end; use passthrough.io=off", o.PassthroughIO))
+	if passthroughOn(o.PassthroughIO) {
+		if o.CacheFiles == config.CacheFilesOff {
+			// direct_io would override passthrough.
+			o.CacheFiles = config.CacheFilesAutoFull
+			warnings = append(warnings, "cache.files can not be off with passthrough.io; using cache.files=auto-full")
+		}
+		if o.CacheWriteback {
+			// The kernel refuses passthrough on a writeback-cache mount.
+			o.CacheWriteback = false
+			warnings = append(warnings, "cache.writeback can not be used with passthrough.io; using cache.writeback=false")
+		}
+	}
+	if explicit(o, "pin-threads") && o.PinThreads != config.PinThreadsNone {
+		warnings = append(warnings, "pin-threads is ignored: go-fuse serves requests on goroutines, "+
+			"which the Go scheduler moves between threads; there are no reader or processing threads to pin")
+	}
+	if explicit(o, "process-thread-queue-depth") {
+		warnings = append(warnings, "process-thread-queue-depth is ignored: requests are not queued between "+
+			"reader and processing threads; read-thread-count/process-thread-count bound the requests in flight")
 	}
 	return warnings, errors.Join(errs...)
 }
@@ -167,9 +196,6 @@ func mountOptions(o *config.Options, root bool) *fuse.MountOptions {
 		Name:          "mfs",
 		AllowOther:    root,
 		MaxBackground: 12,
-		// readdirplus would need a lookup count per listed entry; mergerfs
-		// disables it as well.
-		DisableReadDirPlus: true,
 		// Reads are answered from a buffer (pread); splicing that buffer
 		// gains nothing and fails for 1 MiB replies (pipe-max-size).
 		DisableSplice: true,
@@ -179,19 +205,31 @@ func mountOptions(o *config.Options, root bool) *fuse.MountOptions {
 		// BATCH_FORGET through, and would keep unlinked nodes forever.
 		EnableSymlinkCaching: o.CacheSymlinks,
 		EnableAcl:            o.PosixACL,
-		// Passthrough only when we ask for it per open; go-fuse would
-		// otherwise negotiate it by default.
-		DisabledCapabilities: fuse.CAP_PASSTHROUGH,
+		// passthrough.max-stack-depth: how many stacked filesystems a
+		// backing file may sit on (go-fuse sends it with INIT).
+		MaxStackDepth: max(o.PassthroughMaxStackDepth, 1),
 		// O_TRUNC arrives with OPEN (one request instead of OPEN+SETATTR);
 		// the mode arrives without the umask, so vfs can skip it under a
 		// default ACL.
-		ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DONT_MASK,
+		//
+		// READDIRPLUS_AUTO: the kernel asks READDIRPLUS (entries with
+		// their lookups) for a listing's first batch and while the caller
+		// stats what it lists, plain READDIR otherwise. Measured on a
+		// 1,000-entry directory merged from 3 branches (doc.go): ls -l
+		// 18-30% faster, plain ls about 1 ms slower; always-plus made
+		// plain ls 3× slower.
+		ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DONT_MASK | fuse.CAP_READDIRPLUS_AUTO,
 	}
 	if mo.FsName == "" {
 		mo.FsName = defaultFSName(o.Branches)
 	}
 	if explicit(o, "subtype") && o.Subtype != "" {
 		mo.Name = o.Subtype
+	}
+	if !passthroughOn(o.PassthroughIO) {
+		// go-fuse negotiates passthrough by default; it would make the
+		// mount count as a stacked filesystem for nothing.
+		mo.DisabledCapabilities |= fuse.CAP_PASSTHROUGH
 	}
 	if o.FuseMsgPages > 0 {
 		mo.MaxWrite = int(o.FuseMsgPages) * os.Getpagesize()

@@ -231,6 +231,13 @@ func (t *nodeTable) enter(parent *node, name string, a *vfs.Attr) *node {
 	return c
 }
 
+// child returns the node name in directory parent leads to now, or nil.
+func (t *nodeTable) child(parent uint64, name string) *node {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.byName[childKey{parent, name}]
+}
+
 // ref raises the lookup count of n for a "." or ".." reply and makes sure
 // the id is known again (a forgotten directory kept for its kids).
 func (t *nodeTable) ref(n *node) {

@@ -690,23 +690,6 @@ func TestServerLifecycle(t *testing.T) {
 	}
 }
 
-func TestMountFailsOnUnsupportedOption(t *testing.T) {
-	f := newFixture(t, 1)
-	o, pool, err := buildPool(helperArgs{Branches: f.branches, Mountpoint: f.mnt, Options: []string{"passthrough.io=rw"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	_, err = Mount(pool, f.mnt, o, Settings{})
-	if err == nil || !strings.Contains(err.Error(), "passthrough.io") {
-		t.Errorf("Mount with passthrough.io=rw: %v", err)
-	}
-	if isMounted(f.mnt) {
-		forceUnmount(f.mnt)
-		t.Error("a refused mount was mounted")
-	}
-}
-
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // cache.files decides whether the kernel keeps file pages across opens: a

@@ -25,11 +25,6 @@ var mountGaps = map[string]string{
 	"rename/root-ebusy":         "kernel: renaming a mount point is EXDEV before the filesystem is asked",
 	"search/access-erofs": "kernel: with default_permissions (kernel-permissions-check=true) access(2) is " +
 		"answered by the kernel from the mode bits and never reaches func.access",
-	"rename/exdev-rel-symlink": "fusemode: after rename-exdev succeeds the kernel moves its cached entry of old " +
-		"(a regular file) to new, which vfs turned into a symlink; the symlink shows once cache.entry expires. " +
-		"Fix: invalidate the entry after the reply (FUSE_NOTIFY_INVAL_ENTRY)",
-	"rename/exdev-rel-symlink-nested-old": "fusemode: same stale entry after rename-exdev as rename/exdev-rel-symlink",
-	"rename/exdev-abs-symlink":            "fusemode: same stale entry after rename-exdev as rename/exdev-rel-symlink",
 }
 
 // vfsGaps are vfs.Pool bugs found by the table. Through a FUSE mount some are
