@@ -189,7 +189,16 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 	}
 	o := r.options()
 	c := r.cred(&in.InHeader, 0)
-	f, e := r.pool.Open(bg, c, rel, openFlags(in.Flags, o))
+	var f *vfs.File
+	var e unix.Errno
+	if hd := r.handles.get(r.nodes.anyHandle(n)); hd != nil && hd.file != nil {
+		// The node is open already: reach the same branch file again, as
+		// mergerfs ≥2.41 does, so every open of a node (and its passthrough
+		// backing) is one inode even when copies exist on other branches.
+		f, e = hd.file.Reopen(bg, c, openFlags(in.Flags, o))
+	} else {
+		f, e = r.pool.Open(bg, c, rel, openFlags(in.Flags, o))
+	}
 	r.trace("open", rel, &in.InHeader, e)
 	if e != 0 {
 		if r.staleOpen(c, n, rel, e) {

@@ -585,9 +585,26 @@ func (r *rawFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.Statf
 
 // --- extended attributes -----------------------------------------------------
 
+// openOf returns an open file of a node whose name no longer leads to it
+// (unlinked or replaced while open), for the xattr calls on it.
+func (r *rawFS) openOf(id uint64) *vfs.File {
+	n, _, _ := r.nodes.get(id)
+	if n == nil {
+		return nil
+	}
+	if hd := r.handles.get(r.nodes.anyHandle(n)); hd != nil {
+		return hd.file
+	}
+	return nil
+}
+
 func (r *rawFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
 	_, rel, ok := r.nodes.get(h.NodeId)
 	if !ok {
+		if f := r.openOf(h.NodeId); f != nil {
+			n, e := f.Fgetxattr(bg, r.cred(h, 0), name, dest)
+			return uint32(n), r.reply("getxattr", e)
+		}
 		return 0, fuse.Status(unix.ESTALE)
 	}
 	n, e := r.pool.Getxattr(bg, r.cred(h, 0), rel, name, dest)
@@ -600,6 +617,10 @@ func (r *rawFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, 
 func (r *rawFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
 	_, rel, ok := r.nodes.get(h.NodeId)
 	if !ok {
+		if f := r.openOf(h.NodeId); f != nil {
+			n, e := f.Flistxattr(bg, r.cred(h, 0), dest)
+			return uint32(n), r.reply("listxattr", e)
+		}
 		return 0, fuse.Status(unix.ESTALE)
 	}
 	n, e := r.pool.Listxattr(bg, r.cred(h, 0), rel, dest)
@@ -612,6 +633,9 @@ func (r *rawFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte)
 func (r *rawFS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name string, value []byte) fuse.Status {
 	_, rel, ok := r.nodes.get(in.NodeId)
 	if !ok {
+		if f := r.openOf(in.NodeId); f != nil {
+			return r.reply("setxattr", f.Fsetxattr(bg, r.cred(&in.InHeader, 0), name, value, int(in.Flags)))
+		}
 		return fuse.Status(unix.ESTALE)
 	}
 	e := r.pool.Setxattr(bg, r.cred(&in.InHeader, 0), rel, name, value, int(in.Flags))
@@ -625,6 +649,9 @@ func (r *rawFS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, name strin
 func (r *rawFS) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	_, rel, ok := r.nodes.get(h.NodeId)
 	if !ok {
+		if f := r.openOf(h.NodeId); f != nil {
+			return r.reply("removexattr", f.Fremovexattr(bg, r.cred(h, 0), name))
+		}
 		return fuse.Status(unix.ESTALE)
 	}
 	e := r.pool.Removexattr(bg, r.cred(h, 0), rel, name)

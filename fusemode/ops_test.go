@@ -787,3 +787,30 @@ func liveLookups(t *nodeTable) uint64 {
 	}
 	return n
 }
+
+// TestUnlinkedOpenXattrs: xattr calls on a file unlinked while open reach it
+// through its handle.
+func TestUnlinkedOpenXattrs(t *testing.T) {
+	f := newFixture(t, 1)
+	layout(t, f.branches[0], "f=hello")
+	f.mountInProcess(t)
+	fd, err := os.OpenFile(f.m("f"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	if err := os.Remove(f.m("f")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fsetxattr(int(fd.Fd()), "user.k", []byte("v"), 0); err != nil {
+		t.Fatalf("fsetxattr after unlink: %v", err)
+	}
+	buf := make([]byte, 8)
+	n, err := unix.Fgetxattr(int(fd.Fd()), "user.k", buf)
+	if err != nil || string(buf[:n]) != "v" {
+		t.Fatalf("fgetxattr after unlink: %q %v", buf[:n], err)
+	}
+	if err := unix.Fremovexattr(int(fd.Fd()), "user.k"); err != nil {
+		t.Fatalf("fremovexattr after unlink: %v", err)
+	}
+}

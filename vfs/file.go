@@ -313,3 +313,69 @@ func (p *Pool) Fsyncdir(ctx context.Context, c *Cred, rel string) unix.Errno {
 	}
 	return first
 }
+
+// Reopen opens the branch file f refers to again (the same inode, even if it
+// was renamed or unlinked meanwhile), with flags minus O_CREAT and O_EXCL, as
+// the caller so the branch's permission checks apply. mergerfs ≥2.41 serves
+// every open of a file that is already open this way, so all opens of a node
+// reach one branch file (which FUSE passthrough requires). link-cow and
+// nfsopenhack do not apply: either would give a different inode.
+func (f *File) Reopen(ctx context.Context, c *Cred, flags int) (*File, unix.Errno) {
+	flags &^= unix.O_CREAT | unix.O_EXCL
+	var nf *File
+	e := asCaller(c, func() unix.Errno {
+		fd, err := unix.Open(procFd(f.fd), (flags&openFlags)|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return errnoOf(err)
+		}
+		nf = f.pool.newFile(fd, f.branch, f.rel, flags)
+		return 0
+	})
+	return nf, e
+}
+
+// Fgetxattr, Flistxattr, Fsetxattr and Fremovexattr act on the open file
+// (unlinked-but-open included), with the xattr and security-capability
+// options applied as for the path calls.
+func (f *File) Fgetxattr(ctx context.Context, c *Cred, name string, buf []byte) (int, unix.Errno) {
+	if e := f.pool.state().xattrGate(name); e != 0 {
+		return 0, e
+	}
+	var n int
+	e := asCaller(c, func() unix.Errno {
+		var err error
+		n, err = unix.Fgetxattr(f.fd, name, buf)
+		return errnoOf(err)
+	})
+	return n, e
+}
+
+func (f *File) Flistxattr(ctx context.Context, c *Cred, buf []byte) (int, unix.Errno) {
+	switch f.pool.state().opts.XAttr {
+	case config.XAttrNoAttr:
+		return 0, 0
+	case config.XAttrNoSys:
+		return 0, unix.ENOSYS
+	}
+	var n int
+	e := asCaller(c, func() unix.Errno {
+		var err error
+		n, err = unix.Flistxattr(f.fd, buf)
+		return errnoOf(err)
+	})
+	return n, e
+}
+
+func (f *File) Fsetxattr(ctx context.Context, c *Cred, name string, value []byte, flags int) unix.Errno {
+	if e := f.pool.state().xattrGate(name); e != 0 {
+		return e
+	}
+	return asCaller(c, func() unix.Errno { return errnoOf(unix.Fsetxattr(f.fd, name, value, flags)) })
+}
+
+func (f *File) Fremovexattr(ctx context.Context, c *Cred, name string) unix.Errno {
+	if e := f.pool.state().xattrGate(name); e != 0 {
+		return e
+	}
+	return asCaller(c, func() unix.Errno { return errnoOf(unix.Fremovexattr(f.fd, name)) })
+}

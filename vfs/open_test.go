@@ -98,3 +98,40 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("%d explanations, want one per function (20)", len(exps))
 	}
 }
+
+func TestReopenAndFdXattrs(t *testing.T) {
+	ctx := context.Background()
+	p, dirs := newTestPool(t, nil, []string{"f=data"}, []string{"f=other"})
+	f, e := p.Open(ctx, RootCred, "f", unix.O_RDWR)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	defer f.Close()
+	must(t, os.Remove(filepath.Join(dirs[0], "f"))) // unlinked but open
+	g, e := f.Reopen(ctx, RootCred, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL)
+	if e != 0 {
+		t.Fatal("reopen of an unlinked open file:", e)
+	}
+	defer g.Close()
+	buf := make([]byte, 8)
+	n, _ := g.ReadAt(buf, 0)
+	if string(buf[:n]) != "data" || g.Branch() != 0 {
+		t.Fatalf("reopened file reads %q on branch %d, want the same inode's \"data\" on 0", buf[:n], g.Branch())
+	}
+	if e := f.Fsetxattr(ctx, RootCred, "user.k", []byte("v"), 0); e != 0 {
+		t.Fatal(e)
+	}
+	n, e = g.Fgetxattr(ctx, RootCred, "user.k", buf)
+	if e != 0 || string(buf[:n]) != "v" {
+		t.Fatalf("fgetxattr = %q %v", buf[:n], e)
+	}
+	if n, e := f.Flistxattr(ctx, RootCred, nil); e != 0 || n == 0 {
+		t.Fatal(n, e)
+	}
+	if e := f.Fremovexattr(ctx, RootCred, "user.k"); e != 0 {
+		t.Fatal(e)
+	}
+	if _, e := g.Fgetxattr(ctx, RootCred, "user.k", buf); e != unix.ENODATA {
+		t.Fatalf("after removexattr: %v", e)
+	}
+}
