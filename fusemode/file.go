@@ -196,7 +196,9 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 		// mergerfs ≥2.41 does, so every open of a node (and its passthrough
 		// backing) is one inode even when copies exist on other branches.
 		f, e = hd.file.Reopen(bg, c, openFlags(in.Flags, o))
-	} else {
+	}
+	if f == nil && (e == 0 || e == unix.EBADF) {
+		// Not open, or the handle was released meanwhile.
 		f, e = r.pool.Open(bg, c, rel, openFlags(in.Flags, o))
 	}
 	r.trace("open", rel, &in.InHeader, e)

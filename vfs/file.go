@@ -17,7 +17,10 @@ import (
 // injected into the workload and never comes back here).
 type File struct {
 	pool   *Pool
-	mu     sync.Mutex // serialises MoveOnENOSPC; fd keeps its number across a move
+	// mu serialises the calls that replace or close fd (MoveOnENOSPC keeps
+	// its number across a move, Close ends it) with Reopen, which must never
+	// reach a closed or reused fd number.
+	mu     sync.Mutex
 	fd     int
 	branch int
 	rel    string
@@ -71,6 +74,8 @@ func (p *Pool) Open(ctx context.Context, c *Cred, rel string, flags int) (*File,
 
 // Close closes the branch fd.
 func (f *File) Close() unix.Errno {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.fd < 0 {
 		return unix.EBADF
 	}
@@ -322,9 +327,16 @@ func (p *Pool) Fsyncdir(ctx context.Context, c *Cred, rel string) unix.Errno {
 // nfsopenhack do not apply: either would give a different inode.
 func (f *File) Reopen(ctx context.Context, c *Cred, flags int) (*File, unix.Errno) {
 	flags &^= unix.O_CREAT | unix.O_EXCL
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fd < 0 {
+		return nil, unix.EBADF
+	}
 	var nf *File
 	e := asCaller(c, func() unix.Errno {
-		fd, err := unix.Open(procFd(f.fd), (flags&openFlags)|unix.O_CLOEXEC, 0)
+		// O_NOFOLLOW would stop at the /proc magic link itself (ELOOP); the
+		// file it names is the branch file opened without following.
+		fd, err := unix.Open(procFd(f.fd), (flags&openFlags&^unix.O_NOFOLLOW)|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return errnoOf(err)
 		}

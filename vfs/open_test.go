@@ -108,7 +108,7 @@ func TestReopenAndFdXattrs(t *testing.T) {
 	}
 	defer f.Close()
 	must(t, os.Remove(filepath.Join(dirs[0], "f"))) // unlinked but open
-	g, e := f.Reopen(ctx, RootCred, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL)
+	g, e := f.Reopen(ctx, RootCred, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
 	if e != 0 {
 		t.Fatal("reopen of an unlinked open file:", e)
 	}
