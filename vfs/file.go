@@ -16,7 +16,7 @@ import (
 // Reads and writes go to the fd directly (or, under `mfs run`, the fd is
 // injected into the workload and never comes back here).
 type File struct {
-	pool   *Pool
+	pool *Pool
 	// mu serialises the calls that replace or close fd (MoveOnENOSPC keeps
 	// its number across a move, Close ends it) with Reopen, which must never
 	// reach a closed or reused fd number.

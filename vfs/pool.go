@@ -23,7 +23,11 @@ type Pool struct {
 	// known maps branch paths to their runtime objects so a reconfiguration
 	// keeps root fds and statvfs caches of branches it keeps.
 	known map[string]*branch
-	st    atomic.Pointer[state]
+	// retired holds branch objects a reconfiguration replaced: operations
+	// that loaded an older state may still use their root fds, so they are
+	// closed with the pool, not at the swap.
+	retired []*branch
+	st      atomic.Pointer[state]
 
 	randN  func(n uint64) uint64
 	log    *slog.Logger
@@ -114,6 +118,7 @@ func (p *Pool) build(o *config.Options) (*state, error) {
 				old.mu.Lock()
 				b.space, b.spaceOK, b.spaceAt = old.space, old.spaceOK, old.spaceAt
 				old.mu.Unlock()
+				p.retired = append(p.retired, old)
 			}
 			p.known[cb.Path] = b
 		}
@@ -130,6 +135,10 @@ func (p *Pool) Close() error {
 	for _, b := range p.known {
 		b.close()
 	}
+	for _, b := range p.retired {
+		b.close()
+	}
+	p.retired = nil
 	return nil
 }
 

@@ -13,9 +13,16 @@ import (
 // roots (statfs=base) or the branches where rel exists (statfs=full), one per
 // st_dev (the first branch on a device wins), counts rescaled to the smallest
 // non-zero fragment size and summed. statfs-ignore zeroes the available
-// space of RO (and NC) branches first. It always succeeds.
+// space of RO (and NC) branches first. It fails only when rel does not exist.
 func (p *Pool) Statfs(ctx context.Context, c *Cred, rel string) (unix.Statfs_t, unix.Errno) {
 	s := p.state()
+	if rel != "" && rel != ControlFile {
+		// statfs(2) of a path that does not exist fails; the kernel checks
+		// this above a mount, `mfs run` relies on this check.
+		if _, e := s.getattrAs(c, rel); e != 0 {
+			return unix.Statfs_t{}, e
+		}
+	}
 	type one struct {
 		st unix.Statfs_t
 		b  *branch

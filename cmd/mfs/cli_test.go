@@ -132,3 +132,45 @@ func TestExplainJSON(t *testing.T) {
 		t.Fatalf("b2 reason %q", exps[0].Branches[1].Reason)
 	}
 }
+
+func TestRunCLI(t *testing.T) {
+	root := t.TempDir()
+	b1, b2 := filepath.Join(root, "b1"), filepath.Join(root, "b2")
+	os.MkdirAll(b1, 0o755)
+	os.MkdirAll(b2, 0o755)
+	os.WriteFile(filepath.Join(b2, "hello"), []byte("from b2"), 0o644)
+	target := filepath.Join(root, "pool")
+	union := target + "=" + b1 + ":" + b2
+	out, stderr, code := mfs(t, "run", "--union", union, "-o", "category.create=ff,minfreespace=1M", "--",
+		"sh", "-c", "cat "+target+"/hello; echo x > "+target+"/new; exit 7")
+	if code != 7 || out != "from b2" {
+		t.Fatalf("exit %d, out %q, stderr %q; want 7 and the file's contents", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(b1, "new")); err != nil {
+		t.Fatal("file created under run did not land on the ff branch:", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"run", "--", "true"}, 2, "no --union given"},
+		{[]string{"run", "--union", union}, 2, "no CMD given"},
+		{[]string{"run", "--union", "nobranches", "--", "true"}, 2, "want TARGET=BRANCH1:BRANCH2"},
+		{[]string{"run", "--union", b1 + "/x=" + b1, "--", "true"}, 2, "inside its branch"},
+		{[]string{"run", "--union", union, "--union", target + "/sub=" + b1, "--", "true"}, 2, "overlap"},
+		{[]string{"run", "--union", union, "-o", "category.create=nope", "--", "true"}, 2, "want one of"},
+		{[]string{"run", "--union", union, "--", "no-such-command-here"}, 127, "not found"},
+	} {
+		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
+			_, stderr, code := mfs(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.msg) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, tc.code, tc.msg)
+			}
+		})
+	}
+	_, stderr, _ = mfs(t, "run", "--union", union, "-o", "cache.files=full", "--", "true")
+	if !strings.Contains(stderr, "cache.files") || !strings.Contains(stderr, "only apply to a mount") {
+		t.Fatalf("mount-only option not reported: %q", stderr)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/mfs-union/mfs/intercept"
 )
 
 // Exit codes.
@@ -28,6 +30,11 @@ func (u usageError) Unwrap() error { return u.err }
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func main() {
+	// The re-executed stub of `mfs run` installs the seccomp filter and execs
+	// the workload; nothing else may run before it.
+	if len(os.Args) > 1 && os.Args[1] == intercept.StubArg {
+		os.Exit(intercept.StubMain(os.Args))
+	}
 	os.Exit(run(os.Args))
 }
 
@@ -78,6 +85,7 @@ func newApp() *cli.App {
 			optionsCommand(),
 			explainCommand(),
 			mountCommand(),
+			runCommand(),
 			benchCommand(),
 			benchWorkerCommand(),
 		}, toolCommands()...),
@@ -145,7 +153,8 @@ func permuteArgs(app *cli.App, args []string) []string {
 		return args
 	}
 	for _, c := range app.Commands {
-		if c.Name == args[1] {
+		// run: everything after the first positional is CMD's own.
+		if c.Name == args[1] && c.Name != "run" {
 			out := append([]string{args[0], args[1]}, permuteFlags(c, args[2:])...)
 			return out
 		}

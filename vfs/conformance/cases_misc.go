@@ -242,9 +242,9 @@ func inodeCases() []Case {
 	}
 	file1 := func() []Branch { return bs(rw(), rw("f")) }
 	// branchSwitch stats d from branch 0, then switches func.getattr so the
-	// same directory is reported from branch 1.
+	// same directory is reported from branch 1 (lfs: the smaller tmpfs).
 	branchSwitch := func(name, calc string, opts ...string) Case {
-		return Case{Name: "inode/" + name, Branches: bs(rw("d/"), rw("d/")), Opts: o(opts...), Op: lstat("d"),
+		return Case{Name: "inode/" + name, Branches: bs(rw("d/").tmpfs("16M"), rw("d/").tmpfs("8M")), Opts: o(opts...), Op: lstat("d"),
 			Want: Expect{Ino: map[InodeMode]string{InodeReal: "branch:0"}},
 			After: []Step{
 				{setxattr(".mergerfs", "user.mergerfs.func.getattr", "lfs", 0), Expect{}},

@@ -1,0 +1,220 @@
+// Package intercept is `mfs run`: it shows one or more unions at target
+// paths to one command and every process it starts, without a mount, root,
+// FUSE or LD_PRELOAD. A seccomp filter traps the path syscalls of the
+// workload and sends them to a user-notification supervisor in the mfs
+// process; the supervisor answers those that fall inside a union through
+// vfs (the same Pool, policies and placement as `mfs mount`) and lets the
+// kernel run everything else (CONTINUE). Data I/O never reaches the
+// supervisor: opens inside a union inject the real branch fd into the
+// workload, so read, write, mmap, fstat and friends run natively.
+//
+// # Handshake
+//
+// Go cannot run code between fork and exec, and a filter loaded in the
+// supervisor would trap the supervisor itself, so the mfs binary re-executes
+// itself as a hidden stub (os.Args[1] == StubArg; cmd/mfs calls StubMain
+// first thing) that installs the filter and then execs CMD:
+//
+//	supervisor (Run)                         stub (/proc/self/exe __mfs-run-stub)
+//	----------------                         ------------------------------------
+//	build filter (libseccomp → BPF)
+//	socketpair(SEQPACKET), subreaper
+//	start stub, fd 3 = socket
+//	send BPF program               ───────▶  read BPF program
+//	                                         no_new_privs (unless CAP_SYS_ADMIN)
+//	                                         seccomp(SET_MODE_FILTER, NEW_LISTENER |
+//	                                           TSYNC | TSYNC_ESRCH | WAIT_KILLABLE_RECV)
+//	recvmsg: 'L' flags + listener  ◀───────  sendmsg(SCM_RIGHTS), close own copy
+//	SET_FLAGS(SYNC_WAKE_UP)
+//	start receiver
+//	'A' (ack)                      ───────▶  umask; LookPath(CMD)   (trapped: union-aware)
+//	                                         exec CMD               (trapped: union-aware)
+//	                               ◀───────  'E' code text          (only if CMD cannot run)
+//	reap children (process-wide reaper)
+//	CMD reaped + listener hung up (the last workload task is gone):
+//	return CMD's status
+//
+// A stub failure before the ack ('E' code text) becomes Run's error: EBUSY
+// names a nested listener (a nested `mfs run`, or a runtime's seccomp
+// agent), EINVAL a kernel older than 5.14, and so on. CMD not found is exit
+// code 127 with an error naming it, not executable 126, other setup failures
+// 125.
+//
+// # The filter
+//
+// The filter is built with libseccomp-golang (the package's only cgo use:
+// names to numbers per architecture, architecture checks) and exported as
+// BPF; the stub installs it with a raw seccomp(2) so the flags are ours.
+// Load() is never called. It traps, on x86_64 (table.go has the full list):
+//
+//	open openat creat openat2 | stat lstat newfstatat statx | access faccessat faccessat2
+//	readlink readlinkat | getdents getdents64 | chdir fchdir getcwd
+//	mkdir mkdirat mknod mknodat symlink symlinkat unlink unlinkat rmdir
+//	rename renameat renameat2 link linkat | chmod fchmodat fchmodat2 chown lchown fchownat
+//	utime utimes futimesat utimensat truncate | the xattr family (and *xattrat, 6.13)
+//	statfs fstatfs | execve execveat | inotify_add_watch fanotify_mark name_to_handle_at
+//	chroot pivot_root mount umount2 open_tree move_mount fspick mount_setattr
+//	quotactl swapon swapoff acct uselib file_getattr file_setattr
+//
+// newfstatat and statx with AT_EMPTY_PATH (glibc's fstat) and utimensat with
+// a NULL path (futimens) act on an fd and run natively, decided in BPF.
+// io_uring_setup gets ENOSYS (its requests run past seccomp). Syscalls newer
+// than the build machine's libseccomp knows (463-469) are trapped by number
+// in a short hand-written prefix. The i386 ABI is trapped by its own names
+// (stat64, fstatat64, chown32, ...); x32 and every other architecture get
+// ENOSYS from the filter. Untrapped syscalls cost nothing (the kernel's
+// seccomp action cache).
+//
+// # The supervisor
+//
+// One receiving goroutine, locked to its OS thread, loops RECV → decide →
+// reply inline on raw ioctls (x/sys; no cgo on the hot path); the kernel's
+// sync wake-up (6.6) keeps the workload and the supervisor on one CPU.
+// Before an operation known to block indefinitely (opening a FIFO, any open
+// of a host path reached through a union) it hands RECV over to a new
+// receiver, finishes its own reply and exits, so at most one thread waits in
+// RECV. A watchdog (every 20 ms) does the same for a receiver stuck longer
+// than that on one notification (a hung network branch, a slow create), and
+// completes a FIFO open whose task has died by opening the other end, so no
+// receiver is stuck for good. Every notification gets exactly one reply:
+// handlers return a reply value that only the loop sends, and a panic
+// becomes EIO. Memory read from a task is used only after NOTIF_ID_VALID
+// confirmed the syscall is still pending. Counters (Config.Stats, for
+// `--stats`): notifications, emulated and continued, per syscall family,
+// hand-overs and time in the supervisor.
+//
+// For each path argument (resolve.go): the string is read with
+// process_vm_readv (page by page, PATH_MAX); an absolute path without ".."
+// that is not under a target, or a relative one whose base (cwd, or the
+// dirfd's path, from /proc/TID) is neither inside a branch nor leads into a
+// target, is CONTINUEd. Everything else is resolved by vfs.Resolver in the
+// union namespace (symlinks in the union, ".." out of a target as Linux
+// would). A result inside a union is emulated through vfs; a result on the
+// host that the kernel could not reach from the raw string (via a union
+// symlink, ".." out of a target, a virtual cwd) is performed by the
+// supervisor on the host path with the caller's identity. A path that
+// cannot be read is CONTINUEd so the kernel reports EFAULT itself.
+//
+// How each call is answered inside a union:
+//
+//   - open family: vfs.Open, or vfs.Create when O_CREAT and absent (create
+//     policy, clonepath, caller's umask); the branch fd is injected with
+//     ADDFD|SEND, O_CLOEXEC from the flags. O_EXCL, O_DIRECTORY, O_NOFOLLOW,
+//     trailing slashes and O_CREAT on a directory give Linux's errnos.
+//     openat2 with RESOLVE_* flags gets ENOSYS (callers fall back). ADDFD
+//     cannot inject O_PATH files (the kernel's fget refuses them): an O_PATH
+//     open is CONTINUEd when the task's own string leads the kernel to the
+//     branch object (a name relative to an injected directory fd, as tar
+//     and fts use), else a directory is injected O_RDONLY|O_DIRECTORY and a
+//     regular file O_RDONLY; other types get EOPNOTSUPP.
+//   - stat family: vfs.Getattr; struct stat (x86_64) or stat64 (i386) is
+//     written into the task. statx stats the branch object itself (birth time
+//     included) and falls back to the vfs attributes when they differ
+//     (follow-symlinks, symlinkify, the synthetic root). st_dev/st_ino are
+//     the real branch values, consistent with fstat on injected fds.
+//   - access family: vfs.Access with the real ids (plain access) or the
+//     effective ones (AT_EACCESS).
+//   - readlink: vfs.Readlink. readlink of /proc/{self,thread-self,N}/{cwd,
+//     exe,root,fd/K} is rewritten from a branch path to the union path.
+//   - getdents64/getdents on an injected union directory fd: vfs.Readdir
+//     merged, with stateless hash cookies kept in the open file
+//     description's own f_pos (sys_dirs.go), so dup, fork, rewinddir,
+//     telldir and seekdir work.
+//   - chdir: CONTINUE when the task's string already leads the kernel to a
+//     branch copy; otherwise a virtual cwd (vcwd.go): the task's string is
+//     never rewritten (it may be a shell's $PWD or an interned constant).
+//     fchdir: CONTINUE. getcwd: the union path of a kernel cwd inside a
+//     branch, or the virtual cwd.
+//   - mkdir, mknod, symlink, unlink, rmdir, rename(2), link, chmod, chown,
+//     utimes, truncate, xattrs, statfs: the vfs method of the same name.
+//     Two-path calls between a union and anything else get EXDEV.
+//   - execve: the path string is redirected to the branch file (in place if
+//     it fits, else "/dev/fd/N/base" with an injected read-only fd of its
+//     directory) and CONTINUEd: the kernel must open the file itself.
+//   - inotify_add_watch: added on the branch copy getattr picks, through a
+//     pidfd_getfd copy of the task's inotify fd (best effort).
+//   - chroot, mount and the other rows of that group: EPERM inside a union;
+//     fanotify_mark and name_to_handle_at: EOPNOTSUPP; the *xattrat calls:
+//     ENOSYS (libc falls back).
+//
+// Identity: unprivileged, the workload cannot change ids (no_new_privs) and
+// the supervisor acts as itself, which is the caller; only the umask is read
+// from /proc/TID/status. As root, every emulated call runs with the calling
+// thread's fsuid, fsgid, groups and umask from /proc/TID/status.
+//
+// # Process tree
+//
+// While any Run is active the process is a child subreaper and one
+// process-wide reaper (reaper.go) reaps every child, handing each Run the
+// status of its own stub (which became CMD). A Run finishes when CMD has
+// been reaped and its listener has hung up (every task carrying its filter
+// has exited: background jobs keep their union), so concurrent Runs in one
+// process neither wait for each other nor see each other's statuses.
+// Signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) go to CMD, and after CMD's exit
+// to what is left of the workload; cancelling the context kills it.
+//
+// # Concurrency and lock order
+//
+// Receivers share the supervisor; its mutable state is the directory
+// snapshot cache (dirCache.mu), the virtual-cwd table (vcwdTable.mu), the
+// per-thread identity cache (credCache.mu, dropped on every clone, exec and
+// set*id notification), the live-receiver set (supervisor.mu, for the
+// watchdog) and the branch-root lists (atomic pointers, replaced when the
+// control file changes the branches). No two of these locks are ever held
+// together, and none is held across a vfs call except dirCache.mu around
+// the listing of one directory. The process-wide reaperState.mu is held
+// across the stub's fork so its status cannot be reaped unseen.
+//
+// # Limits
+//
+//   - Kernel: 5.14 (ADDFD|SEND) is required; 5.19 (WAIT_KILLABLE_RECV) and
+//     6.6 (SYNC_WAKE_UP) are used when present.
+//   - A workload that installs its own notification listener (a nested
+//     `mfs run`, syd) cannot start: the kernel allows one per process (EBUSY).
+//   - `mfs run` is not a sandbox. A sibling thread may change a path buffer
+//     between our read and the kernel's re-read on CONTINUE (TOCTOU; the
+//     union is a view, not a boundary). A non-dumpable process cannot be read
+//     (process_vm_readv EPERM): its paths are CONTINUEd and the union is
+//     invisible to it (logged once).
+//   - A symlink outside the union that points into it is followed by the
+//     kernel on CONTINUE and misses the union; /proc/PID/cwd/... and
+//     /proc/PID/fd/N/... paths are resolved by the kernel inside one branch.
+//   - An fd or cwd inside a branch directory is shown as the union (the
+//     reverse map cannot tell a branch opened directly from one injected).
+//   - Virtual cwd: untrapped syscalls (bind/connect of AF_UNIX paths) see the
+//     stale kernel cwd; a child inherits only while its kernel cwd is
+//     unchanged; while any process has one, cwd-dependent calls pay two
+//     /proc reads.
+//   - execve by a relative path too short for "/dev/fd/N/name" (e.g.
+//     "./tool") of a program the kernel cannot reach from its own cwd (a
+//     virtual cwd, or the file on another branch than the kernel cwd's copy)
+//     fails with ENAMETOOLONG: the string cannot grow and the pointer cannot
+//     change.
+//   - execve from a union: the "#!" interpreter and the ELF interpreter are
+//     found by the kernel in the real namespace; a script sees $0 as
+//     "/dev/fd/N/name" when the rewrite did not fit in place, and the directory
+//     fd N stays open in it (non-close-on-exec, so the interpreter can open
+//     the script); no_new_privs (unprivileged) disables setuid bits. A path
+//     string too short for any rewrite fails with ENAMETOOLONG.
+//   - O_TMPFILE in a union: EOPNOTSUPP. openat2 RESOLVE_* in a union:
+//     ENOSYS. linkat(AT_EMPTY_PATH) into a union: EXDEV. O_PATH opens that
+//     cannot be CONTINUEd are real read-only opens (read permission needed;
+//     F_GETFL shows no O_PATH).
+//   - Writes never reach the supervisor: moveonenospc does not apply, nor do
+//     the mount-only options (cache.*, passthrough, nullrw, threads, ...).
+//   - A union whose root exists on no branch cannot be opened as a
+//     directory (there is no branch fd to inject).
+//   - The path components of a target's parent are not checked against the
+//     host when a path is spelled "TARGET/..." (and the parent has no
+//     symlinks): the union is reached even if the parent does not exist.
+//   - i386: legacy stat/lstat/oldstat, getdents (old), statfs/fstatfs and
+//     truncate64/statfs64/fstatfs64 get ENOSYS inside a union (glibc uses
+//     the 64-bit forms); everything else is emulated as on x86_64.
+//   - /proc/self/maps, mountinfo and lsof output still show branch paths.
+//   - Supervisor death: every trapped call of the workload then fails with
+//     ENOSYS (fds already open keep working); the workload is not killed
+//     (no PID namespace yet).
+//   - Run reaps every child of the calling process while it runs (it is a
+//     child subreaper): call it from a process with no other children to
+//     wait for, as `mfs run` is.
+package intercept

@@ -1,0 +1,594 @@
+package intercept
+
+import (
+	"encoding/binary"
+	"hash/fnv"
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mfs-union/mfs/vfs"
+)
+
+// pidfdThread is PIDFD_THREAD (6.9): a pidfd for one thread, not only a
+// thread-group leader.
+const pidfdThread = unix.O_EXCL
+
+// taskFd duplicates the task's fd into the supervisor with pidfd_getfd: the
+// copy shares the open file description (offset, flags, the inotify
+// instance), which is what getdents and inotify emulation work on.
+func (t *task) taskFd(fd int) (int, reply, bool) {
+	pidfd, err := unix.PidfdOpen(t.tid, pidfdThread)
+	if err == unix.EINVAL {
+		pidfd, err = unix.PidfdOpen(t.tid, 0)
+	}
+	if err != nil {
+		if err == unix.ESRCH {
+			return -1, gone(), false
+		}
+		return -1, fail(errnoOf(err)), false
+	}
+	defer unix.Close(pidfd)
+	if !t.valid() { // the pidfd must name the trapped task, not a reused pid
+		return -1, gone(), false
+	}
+	dup, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return -1, fail(errnoOf(err)), false
+	}
+	return dup, reply{}, true
+}
+
+// --- merged getdents ------------------------------------------------------------
+
+// A union directory is an injected fd of one branch copy. getdents on it is
+// answered from vfs's merged listing. The cursor is kept in the open file
+// description's own f_pos (lseek on a pidfd_getfd copy), so dup, fork,
+// rewinddir, telldir and seekdir work without a per-fd table. Cookies are
+// stateless: "." is 1, ".." 2, every other name a 40-bit hash of itself
+// (ext4 htree style, below 2^40 so any filesystem accepts it as an offset;
+// below 2^31 for i386 tasks),
+// the listing sorted by cookie, and a call resumes at the first cookie
+// greater than f_pos. A snapshot of the listing is cached per open file
+// description (identified with kcmp(KCMP_FILE) against a held copy) so a
+// long listing is read once; it is dropped at end of directory and refreshed
+// at offset 0. A cache miss re-lists and resumes correctly, so eviction only
+// costs time; under concurrent changes each name is still reported at most
+// once per pass.
+
+type dirEnt struct {
+	name string
+	ino  uint64
+	off  uint64
+	typ  uint8
+}
+
+type dirSnap struct {
+	fd   int // supervisor's copy of the task's open file description
+	ents []dirEnt
+	bits uint // cookie width the entries were made for
+	used uint64
+}
+
+type dirCache struct {
+	mu    sync.Mutex
+	snaps []*dirSnap
+	tick  uint64
+}
+
+const maxDirSnaps = 64
+
+// find returns the snapshot of the open file description fd refers to.
+// Preconditions: c.mu held.
+func (c *dirCache) findLocked(fd int) *dirSnap {
+	for _, s := range c.snaps {
+		if kcmpFile(fd, s.fd) {
+			c.tick++
+			s.used = c.tick
+			return s
+		}
+	}
+	return nil
+}
+
+// addLocked stores s, evicting the least recently used snapshot when full.
+// Preconditions: c.mu held.
+func (c *dirCache) addLocked(s *dirSnap) {
+	if len(c.snaps) >= maxDirSnaps {
+		lru := 0
+		for i, x := range c.snaps {
+			if x.used < c.snaps[lru].used {
+				lru = i
+			}
+		}
+		c.dropLocked(c.snaps[lru])
+	}
+	c.tick++
+	s.used = c.tick
+	c.snaps = append(c.snaps, s)
+}
+
+// dropLocked forgets s and closes its copy. Preconditions: c.mu held.
+func (c *dirCache) dropLocked(s *dirSnap) {
+	for i, x := range c.snaps {
+		if x == s {
+			c.snaps = append(c.snaps[:i], c.snaps[i+1:]...)
+			break
+		}
+	}
+	unix.Close(s.fd)
+}
+
+// closeAll releases every held copy.
+func (c *dirCache) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.snaps {
+		unix.Close(s.fd)
+	}
+	c.snaps = nil
+}
+
+// cookie is the stateless offset of a name, below 2^bits: 40 for 64-bit
+// tasks, 31 for i386 ones (a 32-bit lseek on an ext4 htree directory stops
+// at 2^31-1, and a 32-bit telldir returns a long).
+func cookie(name string, bits uint) uint64 {
+	switch name {
+	case ".":
+		return 1
+	case "..":
+		return 2
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()%(1<<bits-3) + 3
+}
+
+// snapEntries orders a merged listing by cookie; names whose hashes collide
+// take the next free values in name order, so offsets stay strictly
+// increasing.
+func snapEntries(ds []vfs.Dirent, bits uint) []dirEnt {
+	out := make([]dirEnt, 0, len(ds))
+	for _, d := range ds {
+		ino := d.RealIno
+		if ino == 0 {
+			ino = d.Ino
+		}
+		out = append(out, dirEnt{name: d.Name, ino: ino, typ: d.Type, off: cookie(d.Name, bits)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].off != out[j].off {
+			return out[i].off < out[j].off
+		}
+		return out[i].name < out[j].name
+	})
+	for i := 1; i < len(out); i++ {
+		if out[i].off <= out[i-1].off {
+			out[i].off = out[i-1].off + 1
+		}
+	}
+	return out
+}
+
+func align8(n int) int { return (n + 7) &^ 7 }
+
+// putDirent appends one record in the linux_dirent64 (is64) or the old
+// x86_64 linux_dirent layout; false when it does not fit in max bytes.
+func putDirent(b []byte, max int, d *dirEnt, is64 bool) ([]byte, bool) {
+	var reclen int
+	if is64 {
+		reclen = align8(19 + len(d.name) + 1)
+	} else {
+		reclen = align8(18 + len(d.name) + 2)
+	}
+	if len(b)+reclen > max {
+		return b, false
+	}
+	start := len(b)
+	b = append(b, make([]byte, reclen)...)
+	r := b[start:]
+	le := binary.LittleEndian
+	le.PutUint64(r[0:], d.ino)
+	le.PutUint64(r[8:], d.off)
+	le.PutUint16(r[16:], uint16(reclen))
+	if is64 {
+		r[18] = d.typ
+		copy(r[19:], d.name)
+	} else {
+		copy(r[18:], d.name)
+		r[reclen-1] = d.typ
+	}
+	return b, true
+}
+
+func (t *task) getdents(fd int, buf uint64, count uint32, is64 bool) reply {
+	ui, rel, ok := t.unionFd(fd)
+	if !ok {
+		return cont()
+	}
+	dup, r, ok := t.taskFd(fd)
+	if !ok {
+		return r
+	}
+	var st unix.Stat_t
+	if unix.Fstat(dup, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		unix.Close(dup)
+		return cont() // ENOTDIR from the kernel
+	}
+	pos, err := unix.Seek(dup, 0, unix.SEEK_CUR)
+	if err != nil {
+		unix.Close(dup)
+		return fail(errnoOf(err))
+	}
+	t.path = ui.target + "/" + rel
+	c := &t.s.dirs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	snap := c.findLocked(dup)
+	fresh := snap == nil
+	if fresh {
+		snap = &dirSnap{fd: dup}
+	} else {
+		unix.Close(dup)
+	}
+	bits := uint(40)
+	if t.i386 {
+		bits = 31
+	}
+	if fresh || pos == 0 || snap.bits != bits {
+		ds, e := ui.u.Pool.Readdir(t.s.ctx, t.creds(false, false), rel)
+		if e != 0 {
+			if fresh {
+				unix.Close(dup)
+			} else {
+				c.dropLocked(snap)
+			}
+			return fail(e)
+		}
+		snap.ents, snap.bits = snapEntries(ds, bits), bits
+		if fresh {
+			c.addLocked(snap)
+		}
+	}
+	ents := snap.ents
+	i := sort.Search(len(ents), func(i int) bool { return ents[i].off > uint64(pos) })
+	if i == len(ents) {
+		c.dropLocked(snap)
+		return value(0)
+	}
+	max := int(min(count, 256<<10))
+	out := make([]byte, 0, min(max, 64<<10))
+	var last uint64
+	for ; i < len(ents); i++ {
+		var fit bool
+		if out, fit = putDirent(out, max, &ents[i], is64); !fit {
+			break
+		}
+		last = ents[i].off
+	}
+	if len(out) == 0 {
+		return fail(unix.EINVAL) // buffer too small for one record
+	}
+	if e := t.write(buf, out); e != 0 {
+		return fail(unix.EFAULT)
+	}
+	if _, err := unix.Seek(snap.fd, int64(last), unix.SEEK_SET); err != nil {
+		return fail(errnoOf(err))
+	}
+	return value(int64(len(out)))
+}
+
+// --- chdir ------------------------------------------------------------------------
+
+// chdir into or inside a union (see vcwd.go): CONTINUE when the task's own
+// string leads the kernel to a branch copy of the directory (any copy will
+// do: the reverse map shows it as the union path, and relative paths from it
+// are resolved in the union), else a virtual cwd.
+func (t *task) chdir(addr uint64) reply {
+	p, r, ok := t.pathArg(addr)
+	if !ok {
+		return r
+	}
+	if p == "" {
+		return cont()
+	}
+	l, r, ok := t.locate(unix.AT_FDCWD, p, true)
+	if !ok {
+		return r
+	}
+	var cands []string
+	var vpath string
+	c := t.creds(false, false)
+	switch l.where {
+	case whereOutside:
+		t.clearVcwd()
+		return cont()
+	case whereHost:
+		var st unix.Stat_t
+		e := t.hostAs(c, func() error {
+			if err := unix.Stat(l.host, &st); err != nil {
+				return err
+			}
+			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return unix.ENOTDIR
+			}
+			return unix.Faccessat2(unix.AT_FDCWD, l.host, unix.X_OK, unix.AT_EACCESS)
+		})
+		if e != 0 {
+			return fail(e)
+		}
+		cands, vpath = []string{l.host}, l.host
+	default:
+		pool := l.ui.u.Pool
+		a, e := pool.Getattr(t.s.ctx, c, l.rel)
+		if e != 0 {
+			return fail(e)
+		}
+		if a.Stat.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return fail(unix.ENOTDIR)
+		}
+		if e := pool.Access(t.s.ctx, c, l.rel, unix.X_OK); e != 0 {
+			return fail(e)
+		}
+		t.branch = a.Branch
+		cands = t.dirCopies(l, a.Branch)
+		vpath = l.ui.target
+		if l.rel != "" {
+			vpath += "/" + l.rel
+		}
+	}
+	if t.kernelLands(unix.AT_FDCWD, p, cands) {
+		t.clearVcwd()
+		return cont()
+	}
+	t.setVcwd(vpath)
+	return value(0)
+}
+
+// kernelLands reports whether the kernel, resolving the task's own string,
+// reaches one of cands.
+func (t *task) kernelLands(dirfd int, p string, cands []string) bool {
+	return t.kernelLandsFollow(dirfd, p, cands, true)
+}
+
+func (t *task) kernelLandsFollow(dirfd int, p string, cands []string, follow bool) bool {
+	flags := 0
+	if !follow {
+		flags = unix.AT_SYMLINK_NOFOLLOW
+	}
+	var kst unix.Stat_t
+	if unix.Fstatat(unix.AT_FDCWD, t.kernelPath(dirfd, p), &kst, flags) != nil {
+		return false
+	}
+	for _, cnd := range cands {
+		var st unix.Stat_t
+		if unix.Fstatat(unix.AT_FDCWD, cnd, &st, flags) == nil && st.Dev == kst.Dev && st.Ino == kst.Ino {
+			return true
+		}
+	}
+	return false
+}
+
+// dirCopies lists the branch directories holding union directory l, the
+// one getattr picked first.
+func (t *task) dirCopies(l loc, first int) []string {
+	roots := l.ui.branches()
+	var out []string
+	add := func(i int) {
+		d := roots[i]
+		if l.rel != "" {
+			d += "/" + l.rel
+		}
+		var st unix.Stat_t
+		if unix.Stat(d, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			out = append(out, d)
+		}
+	}
+	if first >= 0 && first < len(roots) {
+		add(first)
+	}
+	for i := range roots {
+		if i != first {
+			add(i)
+		}
+	}
+	return out
+}
+
+// redirect makes the kernel's resolution of an execve path string land on
+// the branch file target, then answers CONTINUE. In order: the string
+// already leads there; the branch path fits in the string and keeps its
+// basename (rewritten in place); "/dev/fd/N/base" fits, N an injected fd of
+// the branch directory dir that holds base (base resolves to target): it
+// keeps the basename the task used, which matters because argv[0] is often
+// this very string and multi-call binaries (busybox) pick their applet from
+// it; otherwise ENAMETOOLONG. The image that owns the string is replaced by
+// the exec, so the rewrite is invisible except to a vfork parent sharing
+// the memory.
+func (t *task) redirect(dirfd int, addr uint64, p, target, dir, base string, script bool) reply {
+	if t.kernelLands(dirfd, p, []string{target}) {
+		return cont()
+	}
+	if len(target) <= len(p) && lastComponent(target) == lastComponent(p) {
+		if e := t.writeForce(addr, append([]byte(target), 0)); e != 0 {
+			return fail(unix.EFAULT)
+		}
+		return cont()
+	}
+	if len(p) < len("/dev/fd/1/")+len(base) {
+		t.s.warn("execve-short", "mfs run: a path into a union is too short to redirect for execve; the call fails with ENAMETOOLONG", "path", p)
+		return fail(unix.ENAMETOOLONG)
+	}
+	// ADDFD needs a real file: fget() refuses O_PATH descriptors.
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(errnoOf(err))
+	}
+	var fl uint32 = unix.O_CLOEXEC
+	if script {
+		fl = 0 // the interpreter opens the script by this name after exec
+	}
+	a := notifAddfd{ID: t.n.ID, Srcfd: uint32(fd), NewfdFlags: fl}
+	n, e := notifAddFD(t.s.fd, &a)
+	unix.Close(fd)
+	if e != 0 {
+		if e == unix.ENOENT {
+			return gone()
+		}
+		return fail(unix.EMFILE)
+	}
+	s := "/dev/fd/" + itoa(n) + "/" + base
+	if len(s) > len(p) {
+		t.s.warn("execve-short", "mfs run: a path into a union is too short to redirect for execve; the call fails with ENAMETOOLONG", "path", p)
+		return fail(unix.ENAMETOOLONG)
+	}
+	if e := t.writeForce(addr, append([]byte(s), 0)); e != 0 {
+		return fail(unix.EFAULT)
+	}
+	return cont()
+}
+
+// --- execve -----------------------------------------------------------------------
+
+// execve of a program stored in a union: the kernel must open the file
+// itself, so the path string is redirected to the branch file (rules of
+// redirect). The ELF interpreter and a "#!" interpreter are then found by
+// the kernel in the real namespace.
+func (t *task) execve(dirfd int, addr, argv uint64, flags int) reply {
+	p, r, ok := t.pathArg(addr)
+	if !ok {
+		return r
+	}
+	if p == "" {
+		return cont() // fexecve
+	}
+	l, r, ok := t.locate(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	if !ok {
+		return r
+	}
+	var target string
+	switch l.where {
+	case whereOutside:
+		return cont()
+	case whereHost:
+		target = l.host
+	default:
+		c := t.creds(false, false)
+		pool := l.ui.u.Pool
+		a, e := pool.Getattr(t.s.ctx, c, l.rel)
+		if e != 0 {
+			return fail(e)
+		}
+		if a.Stat.Mode&unix.S_IFMT != unix.S_IFREG {
+			return fail(unix.EACCES)
+		}
+		if e := pool.Access(t.s.ctx, c, l.rel, unix.X_OK); e != 0 {
+			return fail(e)
+		}
+		roots := l.ui.branches()
+		if a.Branch < 0 || a.Branch >= len(roots) {
+			return fail(unix.EACCES)
+		}
+		t.branch = a.Branch
+		target = roots[a.Branch] + "/" + l.rel
+	}
+	dir, base := parentOf(target), lastComponent(target)
+	if ld, lb, ok := t.linkInBranch(dirfd, p, target); ok {
+		dir, base = ld, lb
+	}
+	return t.redirect(dirfd, addr, p, target, dir, base, isScript(target))
+}
+
+// linkInBranch handles a program reached through a symlink to a plain name
+// in the same directory (busybox applet farms): it returns the branch
+// directory holding the link and the link's own name, so the rewritten path
+// still ends in the name the task used.
+func (t *task) linkInBranch(dirfd int, p, target string) (dir, base string, ok bool) {
+	l, _, ok := t.locate(dirfd, p, false)
+	if !ok || l.where != whereUnion || l.rel == "" {
+		return "", "", false
+	}
+	c := t.creds(false, false)
+	pool := l.ui.u.Pool
+	a, e := pool.Getattr(t.s.ctx, c, l.rel)
+	if e != 0 || a.Stat.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return "", "", false
+	}
+	to, e := pool.Readlink(t.s.ctx, c, l.rel)
+	roots := l.ui.branches()
+	if e != 0 || to == "" || to[0] == '/' || containsSlash(to) || a.Branch < 0 || a.Branch >= len(roots) {
+		return "", "", false
+	}
+	d := parentOf(roots[a.Branch] + "/" + l.rel)
+	var st, tst unix.Stat_t
+	if unix.Stat(d+"/"+to, &st) != nil || unix.Stat(target, &tst) != nil || st.Dev != tst.Dev || st.Ino != tst.Ino {
+		return "", "", false
+	}
+	return d, lastComponent(l.rel), true
+}
+
+func containsSlash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+func isScript(path string) bool {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var b [2]byte
+	n, _ := unix.Read(fd, b[:])
+	return n == 2 && b[0] == '#' && b[1] == '!'
+}
+
+// --- inotify ----------------------------------------------------------------------
+
+// inotifyAddWatch adds the watch on the branch copy getattr picks, through a
+// copy of the task's inotify fd (best effort: one branch per watch).
+func (t *task) inotifyAddWatch(fd int, addr uint64, mask uint32) reply {
+	p, r, ok := t.pathArg(addr)
+	if !ok {
+		return r
+	}
+	l, r, ok := t.locate(unix.AT_FDCWD, p, mask&unix.IN_DONT_FOLLOW == 0)
+	if !ok {
+		return r
+	}
+	var target string
+	switch l.where {
+	case whereOutside:
+		return cont()
+	case whereHost:
+		target = l.hostPath()
+	default:
+		a, e := l.ui.u.Pool.Getattr(t.s.ctx, t.creds(false, false), l.rel)
+		if e != 0 {
+			return fail(e)
+		}
+		roots := l.ui.branches()
+		if a.Branch < 0 || a.Branch >= len(roots) {
+			return fail(unix.EOPNOTSUPP)
+		}
+		target = roots[a.Branch]
+		if l.rel != "" {
+			target += "/" + l.rel
+		}
+	}
+	dup, r, ok := t.taskFd(fd)
+	if !ok {
+		return r
+	}
+	defer unix.Close(dup)
+	wd, err := unix.InotifyAddWatch(dup, target, mask)
+	if err != nil {
+		return fail(errnoOf(err))
+	}
+	return value(int64(wd))
+}
