@@ -24,7 +24,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/mfs
 
 test: deps lint
-	$(GO) test -race -timeout 12m ./...
+	$(GO) test -race -count=1 -timeout 12m ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -34,6 +34,16 @@ say "mfs explain BRANCHES /backup/x -o category.create=mfs,minfreespace=100T   (
 say "mfs explain with a typo in an option"
 "$MFS" explain "$branches" /x -o cache.file=full || true
 
+# --- the pool for one command, without any mount ---
+say "mfs run --union /pool=DISK1:DISK2=NC:DISK3 -- sh -c '...'   (no mount, no root, no FUSE: a seccomp supervisor)"
+"$MFS" run --union /pool="$branches" -o minfreespace=1M -- sh -c '
+	echo "ls /pool/media:"; ls /pool/media
+	echo "cat /pool/media/readme.txt: $(cat /pool/media/readme.txt)"
+	mkdir -p /pool/backup/2026 && echo saved > /pool/backup/2026/run.txt
+	cd /pool/backup/2026 && echo "pwd: $(pwd)"'
+echo "where run.txt landed:"; (cd "$work" && ls -d disk*/backup/2026/run.txt)
+echo "/pool itself does not exist outside the command:"; ls -d /pool 2>&1 || true
+
 # --- the pool as a mount (needs FUSE: /dev/fuse and root or fusermount3) ---
 mnt=$work/pool
 mkdir -p "$mnt"
