@@ -61,8 +61,14 @@ if [ -e /dev/fuse ]; then
 	echo hello >"$mnt/media/music/new.flac"
 	getfattr -n user.mergerfs.fullpath --only-values "$mnt/media/music/new.flac" 2>/dev/null | sed "s#$work/##g"; echo
 
-	say "getfattr -n user.mergerfs.branches POOL/.mergerfs   (the runtime control file)"
-	getfattr -n user.mergerfs.branches --only-values "$mnt/.mergerfs" 2>/dev/null | sed "s#$work/##g"; echo
+	say "getfattr -n user.mergerfs.allpaths POOL/media/readme.txt   (every copy of a file)"
+	getfattr -n user.mergerfs.allpaths --only-values "$mnt/media/readme.txt" 2>/dev/null | tr '\0' '\n' | sed "s#$work/##g"
+
+	say "mfs ctl POOL set category.create ff   (change a policy while mounted), then create again"
+	"$MFS" ctl "$mnt" set category.create ff
+	echo again >"$mnt/media/music/second.flac"
+	getfattr -n user.mergerfs.fullpath --only-values "$mnt/media/music/second.flac" 2>/dev/null | sed "s#$work/##g"; echo
+	"$MFS" ctl "$mnt" branches | sed "s#$work/##g"
 	unmount
 else
 	say "skipping the mount demo: /dev/fuse is missing"

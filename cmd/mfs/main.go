@@ -86,6 +86,7 @@ func newApp() *cli.App {
 			explainCommand(),
 			mountCommand(),
 			runCommand(),
+			ctlCommand(),
 			benchCommand(),
 			benchWorkerCommand(),
 		}, toolCommands()...),

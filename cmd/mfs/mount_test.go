@@ -220,3 +220,91 @@ func TestMoveOnENOSPCThroughMount(t *testing.T) {
 		}
 	}
 }
+
+// TestMountCommand mounts the way an fstab line does: mount(8) runs
+// mount.fuse3, which runs mfs with the mergerfs argument order and the fstab
+// options (defaults, nofail, _netdev, x-systemd.* included); umount ends it.
+func TestMountCommand(t *testing.T) {
+	requireFUSE(t)
+	if _, err := exec.LookPath("mount.fuse3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mount.fuse3 (fuse3) is missing: make deps installs it")
+		}
+		t.Skip("mount.fuse3 is missing")
+	}
+	root := t.TempDir()
+	b1, b2, mnt := filepath.Join(root, "b1"), filepath.Join(root, "b2"), filepath.Join(root, "mnt")
+	for _, d := range []string{b1, b2, mnt} {
+		os.MkdirAll(d, 0o755)
+	}
+	t.Cleanup(func() { unmountAndWait(mnt) })
+	// "PROGRAM#SOURCE" names the program by path, as an fstab line of type
+	// fuse does; type fuse.mfs finds mfs on the standard PATH instead.
+	out, err := exec.Command("mount", "-t", "fuse", mfsBin+"#"+b1+":"+b2, mnt,
+		"-o", "defaults,allow_other,category.create=mfs,minfreespace=1M,nofail,_netdev,x-systemd.requires=network.target").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mount: %v\n%s", err, out)
+	}
+	if typ, ok := mountedAt(mnt); !ok || typ != "fuse.mfs" {
+		t.Fatalf("after mount(8): %q mounted=%v", typ, ok)
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr(filepath.Join(mnt, ".mergerfs"), "user.mergerfs.category.create", buf)
+	if err != nil || string(buf[:n]) != "mfs" {
+		t.Fatalf("category.create = %q, %v", buf[:n], err)
+	}
+	pid := daemonPID(t, mnt)
+	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+	for i := 0; i < 200 && alive(pid); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if alive(pid) {
+		t.Fatal("daemon still running after umount")
+	}
+}
+
+// TestCtl changes a running pool through `mfs ctl`, as mergerfs.ctl does.
+func TestCtl(t *testing.T) {
+	requireFUSE(t)
+	root := t.TempDir()
+	b1, b2, mnt := filepath.Join(root, "b1"), filepath.Join(root, "b2"), filepath.Join(root, "mnt")
+	for _, d := range []string{b1, b2, mnt} {
+		os.MkdirAll(d, 0o755)
+	}
+	mountPool(t, b1+"=RW", mnt, "minfreespace=1M")
+	if out, _, code := mfs(t, "ctl", mnt, "get", "category.create"); code != 0 || out != "pfrd\n" {
+		t.Fatalf("get category.create: %d %q", code, out)
+	}
+	if _, stderr, code := mfs(t, "ctl", mnt, "set", "category.create", "ff"); code != 0 {
+		t.Fatalf("set: %d %s", code, stderr)
+	}
+	if _, stderr, code := mfs(t, "ctl", mnt, "branches", "add", b2+"=NC"); code != 0 {
+		t.Fatalf("branches add: %d %s", code, stderr)
+	}
+	out, _, _ := mfs(t, "ctl", mnt, "branches")
+	if out != b1+"=RW\n"+b2+"=NC\n" {
+		t.Fatalf("branches after add: %q", out)
+	}
+	if out, _, _ := mfs(t, "ctl", mnt, "list"); !strings.Contains(out, "func.create=ff\n") {
+		t.Fatalf("list does not show the change:\n%s", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"set", "category.create", "nope"}, "want one of"},
+		{[]string{"set", "cache.file", "off"}, `did you mean "cache.files"`},
+		{[]string{"set", "fsname", "x"}, "can not be changed while mounted"},
+		{[]string{"frobnicate"}, "unknown request"},
+	} {
+		_, stderr, code := mfs(t, append([]string{"ctl", mnt}, tc.args...)...)
+		if code == 0 || !strings.Contains(stderr, tc.msg) {
+			t.Errorf("ctl %v: exit %d %q; want failure with %q", tc.args, code, stderr, tc.msg)
+		}
+	}
+	if _, _, code := mfs(t, "ctl", mnt, "branches", "remove", b2); code != 0 {
+		t.Fatal("branches remove failed")
+	}
+}
