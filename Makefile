@@ -5,7 +5,7 @@ BIN := bin/mfs
 PKGS := libseccomp-dev pkg-config fuse3 rsync attr mergerfs sqlite3 busybox-static
 export CGO_ENABLED ?= 1
 
-.PHONY: all deps build test lint bench demo clean
+.PHONY: all deps build test lint bench fuzz demo clean
 
 all: build
 
@@ -33,6 +33,16 @@ lint:
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./vfs/...
+
+# Fuzz each parser for FUZZTIME (not part of make test). A crasher lands in
+# testdata/fuzz/ and then runs as a regression case in every make test.
+FUZZTIME ?= 60s
+FUZZ := ./vfs/config:FuzzParseBranches ./vfs/config:FuzzParseOptions ./vfs:FuzzParseDirents ./vfs:FuzzCleanAbs ./vfs:FuzzResolve
+fuzz:
+	@for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 demo: deps build
 	./scripts/demo.sh $(BIN)

@@ -223,3 +223,7 @@ func TestDeepPaths(t *testing.T) {
 		t.Fatal(e)
 	}
 }
+
+func mkdirAll(p string) error        { return os.MkdirAll(p, 0o755) }
+func writeFile(p string) error       { return os.WriteFile(p, []byte("x"), 0o644) }
+func symlink(target, p string) error { return os.Symlink(target, p) }
