@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,12 +20,20 @@ type Config struct {
 	Quick     bool          // --quick: one size per scenario family
 	JSON      string        // --json FILE: every raw sample
 	HTML      string        // --html FILE: self-contained page with SVG charts
+	Markdown  string        // --markdown FILE: tables and target verdicts (what RESULTS.md is made of)
 	Pin       string        // --pin CPU: run worker and server under taskset -c CPU; "" = unpinned
 	Dir       string        // --dir: where run directories are made (local disk); default /var/tmp
 	Options   []string      // -o: extra options for mount, mount-passthrough and mergerfs
 	Noise     float64       // --noise: flag a result whose runs spread more than max/min > Noise
 	Keep      bool          // --keep: leave the work directory in place
-	Timeout   time.Duration // per run, setup included; 0 = 10 minutes
+	Profile   string        // --profile DIR: CPU profiles of the mfs servers, one per run
+	Timeout   time.Duration // per worker (the untimed setup and the timed run each); 0 = 3 minutes
+	// SetupTimeout bounds a FUSE server's wait for its mount and the run
+	// probe; 0 = 20 s.
+	SetupTimeout time.Duration
+	// CProbeCalls is how many calls of each kind the C-probe makes per run
+	// (cprobe.go); 0 = 20000.
+	CProbeCalls int
 
 	// Self is the binary re-executed as the worker (default: this process's
 	// executable, /proc/self/exe resolved). MFS is the binary run as `mfs
@@ -111,6 +121,12 @@ func (c *Config) Validate() error {
 			return usage("--pin needs taskset (util-linux): %v", err)
 		}
 	}
+	if c.CProbeCalls == 0 {
+		c.CProbeCalls = 20000
+	}
+	if c.CProbeCalls < 0 {
+		return usage("--cprobe-calls: %d; must be positive", c.CProbeCalls)
+	}
 	if c.Noise == 0 {
 		c.Noise = 1.5
 	}
@@ -123,8 +139,23 @@ func (c *Config) Validate() error {
 	if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
 		return usage("--dir: %s is not an existing directory", c.Dir)
 	}
+	if strings.ContainsAny(c.Dir, ":=,") {
+		// Branch lists are B1:B2 with =MODE suffixes, and -o is comma-separated.
+		return usage("--dir: %s contains ':', '=' or ','; branch paths under it could not be passed to mfs or mergerfs", c.Dir)
+	}
+	if c.Profile != "" {
+		if err := os.MkdirAll(c.Profile, 0o755); err != nil {
+			return usage("--profile: %v", err)
+		}
+		if abs, err := filepath.Abs(c.Profile); err == nil {
+			c.Profile = abs
+		}
+	}
 	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Minute
+		c.Timeout = 3 * time.Minute
+	}
+	if c.Timeout < 0 {
+		return usage("--timeout: %s; must be positive", c.Timeout)
 	}
 	if c.Self == "" {
 		exe, err := os.Readlink("/proc/self/exe")
@@ -137,6 +168,19 @@ func (c *Config) Validate() error {
 		c.MFS = c.Self
 	}
 	return nil
+}
+
+// probeCPU is the CPU the C-probe is pinned to: the first of --pin, else
+// the first this process may run on ("0" when that cannot be read).
+func (c *Config) probeCPU() string {
+	list := c.Pin
+	if list == "" {
+		list = cpusAllowed()
+	}
+	if cpus, err := parseCPUList(list); err == nil && len(cpus) > 0 {
+		return strconv.Itoa(cpus[0])
+	}
+	return "0"
 }
 
 // pinPrefix is the taskset prefix for --pin, or nil.

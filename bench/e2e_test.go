@@ -161,9 +161,10 @@ func TestEndToEndUnavailable(t *testing.T) {
 	}
 }
 
-// TestEndToEndRealFrontEnds runs run and mount through the real mfs binary
-// at the smallest size: each either works or says why it cannot. Nothing
-// here depends on which state the front ends are in.
+// TestEndToEndRealFrontEnds runs every mode through the real mfs binary at
+// the smallest sizes, one scenario with an untimed setup phase: each mode
+// either works or says why it cannot, and run's trapped calls are counted
+// net of the worker's start-up. Counts are checked, times never.
 func TestEndToEndRealFrontEnds(t *testing.T) {
 	requireBench(t)
 	if mfsBin == "" {
@@ -171,21 +172,95 @@ func TestEndToEndRealFrontEnds(t *testing.T) {
 	}
 	work := t.TempDir()
 	js := filepath.Join(work, "r.json")
-	out, _ := runBench(t, "--scenarios", "create-100", "--modes", "native,run,mount", "--runs", "1", "--dir", work, "--mfs", mfsBin, "--json", js)
+	out, _ := runBench(t, "--scenarios", "create-100,read-1k-warm", "--modes", "native,run,mount,mount-passthrough,mergerfs",
+		"--runs", "1", "--dir", work, "--mfs", mfsBin, "--json", js, "--cprobe-calls", "2000")
 	t.Logf("output:\n%s", out)
 	noLeftovers(t, work)
 	r, err := ReadJSON(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mr := range r.Scenarios[0].Results {
-		switch {
-		case mr.Status == "ok":
-			if mr.Summary == nil || mr.Summary.Latency.N != 100 {
-				t.Errorf("%s ok without figures: %+v", mr.Mode, mr.Summary)
+	wantOps := map[string]int{"create-100": 100, "read-1k-warm": 1000}
+	for _, sr := range r.Scenarios {
+		for _, mr := range sr.Results {
+			switch {
+			case mr.Status == "ok":
+				if mr.Summary == nil || mr.Summary.Latency.N != wantOps[sr.Scenario.Name] {
+					t.Errorf("%s %s ok without figures: %+v", sr.Scenario.Name, mr.Mode, mr.Summary)
+					continue
+				}
+				if mr.Mode == ModeRun {
+					checkRunCounts(t, r, sr.Scenario.Name, mr)
+				}
+			case mr.Reason == "":
+				t.Errorf("%s %s %s without a reason", sr.Scenario.Name, mr.Mode, mr.Status)
 			}
-		case mr.Reason == "":
-			t.Errorf("%s %s without a reason", mr.Mode, mr.Status)
+		}
+	}
+}
+
+// checkRunCounts: with the start-up baseline subtracted, creating a file is
+// one trapped openat and reading a warm one is one openat too (the setup's
+// warming ran in a worker of its own); the C-probe priced them.
+func checkRunCounts(t *testing.T, r *Report, scenario string, mr ModeResult) {
+	t.Helper()
+	var base *RunStats
+	for _, mi := range r.Modes {
+		if mi.Name == ModeRun {
+			base = mi.Baseline
+		}
+	}
+	run := mr.Runs[0]
+	if base == nil || base.Notifications == 0 || run.Trapped == nil || run.TrappedNet == nil {
+		t.Errorf("%s run: baseline %+v, trapped %+v, net %+v", scenario, base, run.Trapped, run.TrappedNet)
+		return
+	}
+	if per := mr.Summary.TrappedPerOp; per == nil || per.Median < 0.9 || per.Median > 1.5 {
+		t.Errorf("%s run: trapped/op %+v, want about 1 (openat per op), counters %+v", scenario, per, run.TrappedNet)
+	}
+	if r.Meta.CProbe == nil {
+		t.Errorf("no C-probe with the run mode")
+	} else if r.Meta.CProbe.Usable() && (mr.Summary.FloorS <= 0 || mr.Summary.VsFloor <= 0) {
+		t.Errorf("%s run: no floor: %+v", scenario, mr.Summary)
+	}
+}
+
+// hangingMFS is a stand-in for mfs whose `mount` never mounts and whose
+// `run` runs the worker for the probe and the start-up baseline but hangs
+// in the timed run, as a deadlocked front end would.
+func hangingMFS(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "mfs")
+	script := `#!/bin/sh
+case "$1" in
+mount) while :; do sleep 1; done ;;
+run)
+	case "$*" in *"--phase timed"*) while :; do sleep 1; done ;; esac
+	shift 4 # run --union SPEC --
+	exec "$@" ;;
+esac
+echo "mfs: unknown command \"$1\"" >&2
+exit 2
+`
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEndToEndHangingModes: a server that never mounts and a run that never
+// answers cost their timeouts, not the bench; both are reported with the
+// reason and leave no mount and no process behind.
+func TestEndToEndHangingModes(t *testing.T) {
+	requireBench(t)
+	work := t.TempDir()
+	out, _ := runBench(t, "--scenarios", "create-100", "--modes", "native,run,mount", "--runs", "1", "--dir", work,
+		"--mfs", hangingMFS(t), "--timeout", "3s", "--setup-timeout", "2s", "--cprobe-calls", "1000")
+	t.Logf("output:\n%s", out)
+	noLeftovers(t, work)
+	for _, want := range []string{"mount              unavailable: no mount at", "run failed: worker (waiting for ready): no answer within 3s (--timeout)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
 		}
 	}
 }

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +46,7 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer) (*Report, err
 	h.report = &Report{Meta: h.meta(dropped)}
 
 	h.status("probing modes")
-	mc := ModeConfig{MFS: cfg.MFS, Mergerfs: cfg.Mergerfs, Pin: cfg.pinPrefix()}
+	mc := ModeConfig{MFS: cfg.MFS, Mergerfs: cfg.Mergerfs, Pin: cfg.pinPrefix(), SetupTimeout: cfg.SetupTimeout, ProfileDir: cfg.Profile}
 	for _, name := range cfg.Modes {
 		m, err := NewMode(name, mc)
 		if err != nil {
@@ -54,8 +57,16 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer) (*Report, err
 		if info.Status == "ok" {
 			h.modes = append(h.modes, m)
 		}
-		if name == ModeMergerfs && info.Status == "ok" {
+		if (name == ModeMergerfs || name == ModeMergerfsDefaults) && info.Status == "ok" {
 			h.report.Meta.Mergerfs = mergerfsVersion(cfg.Mergerfs)
+		}
+		if name == ModeRun && info.Status == "ok" {
+			h.status("C-probe: measuring the seccomp notification round trip (C target, C supervisor)")
+			h.rtt = measureRoundTrip(ctx, filepath.Join(root, "cprobe"), cfg.probeCPU(), cfg.CProbeCalls, 3)
+			h.report.Meta.CProbe = h.rtt
+			if cfg.Pin == "" && h.rtt.Usable() {
+				h.report.Meta.CProbeUnpinned = measureRoundTrip(ctx, filepath.Join(root, "cprobe"), "", cfg.CProbeCalls, 3)
+			}
 		}
 	}
 	h.clearStatus()
@@ -83,12 +94,43 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer) (*Report, err
 			return h.report, fmt.Errorf("--json: %w", err)
 		}
 	}
-	if cfg.HTML != "" {
-		if err := os.WriteFile(cfg.HTML, []byte(RenderHTML(h.report)), 0o644); err != nil {
-			return h.report, fmt.Errorf("--html: %w", err)
-		}
+	if err := writeReports(h.report, cfg.HTML, cfg.Markdown); err != nil {
+		return h.report, err
 	}
 	return h.report, runErr
+}
+
+// writeReports writes the HTML and Markdown reports that are asked for.
+func writeReports(r *Report, htmlPath, mdPath string) error {
+	if htmlPath != "" {
+		if err := os.WriteFile(htmlPath, []byte(RenderHTML(r)), 0o644); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+	}
+	if mdPath != "" {
+		var b strings.Builder
+		WriteMarkdown(&b, r)
+		if err := os.WriteFile(mdPath, []byte(b.String()), 0o644); err != nil {
+			return fmt.Errorf("--markdown: %w", err)
+		}
+	}
+	return nil
+}
+
+// Rerender reads a report written by --json and prints it again (the text
+// report to out, and the HTML and Markdown files when named): a report in
+// another form without running anything.
+func Rerender(jsonPath string, out io.Writer, htmlPath, mdPath string) error {
+	r, err := ReadJSON(jsonPath)
+	if err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	printHeader(out, r)
+	for i := range r.Scenarios {
+		printScenario(out, &r.Scenarios[i], r)
+	}
+	printSummary(out, r)
+	return writeReports(r, htmlPath, mdPath)
 }
 
 type harness struct {
@@ -100,6 +142,8 @@ type harness struct {
 	report       *Report
 	total, done  int
 	start        time.Time
+	rtt          *RoundTrip           // the C-probe, when run is measured
+	baselines    map[string]*RunStats // per mode: the supervisor's counters for a worker that does nothing
 }
 
 // probe checks a mode once, in scratch space, before any run.
@@ -114,6 +158,22 @@ func (h *harness) probe(ctx context.Context, m Mode) ModeInfo {
 	}
 	if p, ok := m.(prober); ok {
 		err = p.Probe(ctx, scratch)
+		if err == nil {
+			var env Env
+			if env, err = m.Setup(ctx, branches, h.cfg.Options); err == nil {
+				info.Command = env.Command
+				if env.StatsFile != "" {
+					h.status(fmt.Sprintf("%s: measuring the worker's start-up (baseline of trapped calls)", m.Name()))
+					info.Baseline, info.BaselineRuns, err = h.baseline(ctx, m, scratch)
+					if info.Baseline != nil {
+						if h.baselines == nil {
+							h.baselines = map[string]*RunStats{}
+						}
+						h.baselines[m.Name()] = info.Baseline
+					}
+				}
+			}
+		}
 	} else {
 		var env Env
 		env, err = m.Setup(ctx, branches, h.cfg.Options)
@@ -121,6 +181,9 @@ func (h *harness) probe(ctx context.Context, m Mode) ModeInfo {
 			info.Command = env.Command
 			if env.Teardown != nil {
 				err = env.Teardown(ctx)
+			}
+			if env.Log != "" {
+				info.Notes = serverWarnings(env.Log)
 			}
 		}
 	}
@@ -132,6 +195,64 @@ func (h *harness) probe(ctx context.Context, m Mode) ModeInfo {
 		}
 	}
 	return info
+}
+
+// baselineRuns is how many do-nothing workers measure a mode's start-up.
+const baselineRuns = 3
+
+// baseline runs a worker that starts, does the handshake and an empty timed
+// run (--phase none) baselineRuns times and returns the supervisor's
+// counters of the run with the median notification count: what every
+// timed worker costs before and after its workload, subtracted from each
+// run's counters.
+func (h *harness) baseline(ctx context.Context, m Mode, scratch string) (*RunStats, []uint64, error) {
+	sc, _ := Lookup("create-100") // any scenario: --phase none runs nothing of it
+	var all []RunStats
+	var counts []uint64
+	for i := 0; i < baselineRuns; i++ {
+		run := filepath.Join(scratch, fmt.Sprintf("baseline-%d", i))
+		branches, err := h.layout(run, m)
+		if err != nil {
+			return nil, counts, err
+		}
+		env, err := m.Setup(ctx, branches, h.cfg.Options)
+		if err != nil {
+			return nil, counts, err
+		}
+		var rs RunSample
+		err = h.worker(ctx, sc, env, branches, filepath.Join(run, "aux"), &rs, PhaseNone)
+		if env.Teardown != nil {
+			env.Teardown(context.WithoutCancel(ctx))
+		}
+		if err != nil {
+			return nil, counts, fmt.Errorf("a do-nothing worker failed: %w", err)
+		}
+		if rs.Trapped == nil {
+			return nil, counts, nil // no counters: trapped/op will show "-"
+		}
+		all = append(all, *rs.Trapped)
+		counts = append(counts, rs.Trapped.Notifications)
+	}
+	slices.SortFunc(all, func(a, b RunStats) int { return cmp.Compare(a.Notifications, b.Notifications) })
+	med := all[len(all)/2]
+	return &med, counts, nil
+}
+
+// serverWarnings returns the warning lines a FUSE server logged (options it
+// overrode, features it could not use), for the report.
+func serverWarnings(log string) []string {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		l := strings.ToLower(line)
+		if strings.Contains(l, "warn") || strings.Contains(l, "not apply") || strings.Contains(l, "ignor") {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
 }
 
 // layout makes RUN/b1..bN, RUN/mnt and RUN/aux and returns the branches.
@@ -165,6 +286,9 @@ func (h *harness) scenario(ctx context.Context, sc Scenario) (ScenarioReport, er
 			mr := results[name]
 			if mr.Status == "ok" {
 				mr.Summary = summarize(mr.Runs, h.cfg.Noise)
+				if mr.Summary != nil && h.rtt.Usable() {
+					mr.Summary.addFloor(mr.Runs, h.rtt)
+				}
 				if mr.Summary == nil {
 					mr.Status = "failed"
 					if len(mr.Runs) > 0 {
@@ -247,29 +371,84 @@ func (h *harness) runOnce(ctx context.Context, sc Scenario, m Mode, k int) (rs R
 	setupCmd = env.Command
 	if env.Teardown != nil {
 		defer func() {
-			if err := env.Teardown(context.WithoutCancel(ctx)); err != nil && rs.Error == "" {
-				rs.Error = "teardown: " + err.Error()
+			// A teardown problem (a server slow to exit, a mount left
+			// busy) does not void a measurement already taken: it is
+			// reported beside it.
+			if err := env.Teardown(context.WithoutCancel(ctx)); err != nil {
+				rs.Teardown = err.Error()
 			}
 		}()
 	}
-	if err := h.worker(ctx, sc, env, branches, filepath.Join(run, "aux"), &rs); err != nil {
+	aux := filepath.Join(run, "aux")
+	if sc.setup != nil {
+		if err := h.setupPhase(ctx, sc, env, aux); err != nil {
+			return fail(err)
+		}
+		if env.StatsFile != "" {
+			os.Remove(env.StatsFile) // the timed worker's supervisor writes its own
+		}
+	}
+	if err := h.worker(ctx, sc, env, branches, aux, &rs, PhaseTimed); err != nil {
 		return fail(err)
+	}
+	if rs.Trapped != nil {
+		if b := h.baselines[m.Name()]; b != nil {
+			net := rs.Trapped.minus(*b)
+			rs.TrappedNet = &net
+		}
 	}
 	return rs, setupCmd
 }
 
-// workerArgv is the worker's command line after the mode's prefix.
+// setupPhase runs the scenario's untimed setup in a worker of its own,
+// through the pool and under the mode's prefix (worker.go says why).
+func (h *harness) setupPhase(ctx context.Context, sc Scenario, env Env, aux string) error {
+	argv := append(append(append(append([]string{}, h.cfg.pinPrefix()...), env.Prefix...), h.workerArgv(sc, env.Dir, aux)...), "--phase", PhaseSetup)
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	groupKill(cmd)
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), env.ExtraEnv...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("the untimed setup did not finish within %s (--timeout); killed with everything it started [%s]", h.cfg.Timeout, shellJoin(argv))
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		l, _ := parseWorkerLine(line)
+		switch l.Kind {
+		case "error":
+			return fmt.Errorf("worker: %s", l.Msg)
+		case "done":
+			if err == nil {
+				return nil
+			}
+		}
+	}
+	if err == nil {
+		err = errors.New("exited without saying DONE")
+	}
+	return fmt.Errorf("worker (setup): %v: %s [%s]", err, trimForError(errb.String()), shellJoin(argv))
+}
+
+// workerArgv is the worker's command line after the mode's prefix, without
+// --phase.
 func (h *harness) workerArgv(sc Scenario, dir, aux string) []string {
 	return []string{h.cfg.Self, WorkerCommand, "--scenario", sc.Name, "--dir", dir, "--aux", aux, "--shared", h.shared}
 }
 
 // worker starts the worker under the mode's prefix, drives the protocol
 // (worker.go) and samples the server around the timed run.
-func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []string, aux string, rs *RunSample) error {
-	argv := append(append(append([]string{}, h.cfg.pinPrefix()...), env.Prefix...), h.workerArgv(sc, env.Dir, aux)...)
+func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []string, aux string, rs *RunSample, phase string) error {
+	argv := append(append(append(append([]string{}, h.cfg.pinPrefix()...), env.Prefix...), h.workerArgv(sc, env.Dir, aux)...), "--phase", phase)
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	// A timeout kills the process group: the `mfs run` supervisor, the
+	// worker and whatever tool it is waiting for.
+	groupKill(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), env.ExtraEnv...)
 	logPath := filepath.Join(filepath.Dir(aux), "worker.log")
@@ -323,6 +502,9 @@ func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []s
 		if ok && l.Kind == "error" {
 			return l, fmt.Errorf("worker: %s", l.Msg)
 		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return l, fmt.Errorf("worker (waiting for %s): no answer within %s (--timeout); killed with its server-side process group [%s]", want, h.cfg.Timeout, shellJoin(argv))
+		}
 		if werr == nil {
 			werr = errors.New("exited")
 		}
@@ -360,6 +542,9 @@ func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []s
 	}
 	if err := wait(); err != nil {
 		log, _ := os.ReadFile(logPath)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("worker: no exit within %s (--timeout) after its result; killed: %s", h.cfg.Timeout, trimForError(string(log)))
+		}
 		return fmt.Errorf("worker exit after its result: %v: %s", err, trimForError(string(log)))
 	}
 	r := l.Result

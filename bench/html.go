@@ -16,6 +16,9 @@ var modeColors = map[string]string{
 	ModePassthrough: "#b79a20",
 	ModeMergerfs:    "#e45756",
 	ModeOverlay:     "#72b7b2",
+	// The defaults modes: lighter shades of their explicit-options siblings.
+	ModeMountDefaults:    "#9ecf95",
+	ModeMergerfsDefaults: "#f4a6a6",
 }
 
 func colorOf(mode string) string {
@@ -63,7 +66,19 @@ svg text{font:11px system-ui,sans-serif}
 		if mi.Status != "ok" {
 			v = `<span class="na">unavailable: ` + e(mi.Reason) + `</span>`
 		}
+		for _, n := range mi.Notes {
+			v += "<br>server said: " + e(n)
+		}
+		if mi.Baseline != nil {
+			v += e(fmt.Sprintf("; worker start-up: %d trapped calls, subtracted from every run", mi.Baseline.Notifications))
+		}
 		row("mode "+mi.Name, v)
+		if mi.Name == ModeRun && mi.Status == "ok" {
+			row("C-probe", e(m.CProbe.String())+"; floor = native time + trapped calls × (C round trip − the native call)")
+			if m.CProbeUnpinned != nil {
+				row("C-probe unpinned", e(m.CProbeUnpinned.String())+" (for information; not the floor)")
+			}
+		}
 	}
 	b.WriteString("</table>\n")
 
@@ -76,7 +91,7 @@ svg text{font:11px system-ui,sans-serif}
 	for _, sr := range r.Scenarios {
 		fmt.Fprintf(&b, `<tr><td><a href="#%s">%s</a></td>`, e(sr.Scenario.Name), e(sr.Scenario.Name))
 		for _, mi := range r.Modes {
-			fmt.Fprintf(&b, "<td>%s</td>", e(summaryCell(sr, mi.Name)))
+			fmt.Fprintf(&b, "<td>%s</td>", e(summaryCell(sr, mi.Name, r.Meta.Runs)))
 		}
 		b.WriteString("</tr>\n")
 	}
@@ -90,10 +105,10 @@ svg text{font:11px system-ui,sans-serif}
 			fmt.Fprintf(&b, "<p class=\"na\">skipped: %s</p>\n", e(sr.Skipped))
 			continue
 		}
-		fmt.Fprintf(&b, "<table><tr><th>mode</th><th>time</th><th>[min–max]</th><th>%s/s</th><th>p50</th><th>p95</th><th>p99</th><th>ops</th><th>×native</th><th>×mergerfs</th><th>worker CPU</th><th>server CPU</th><th>server peak RSS</th><th>trapped/op</th></tr>\n", e(sc.Unit))
+		fmt.Fprintf(&b, "<table><tr><th>mode</th><th>time</th><th>[min–max]</th><th>%s/s</th><th>p50</th><th>p95</th><th>p99</th><th>ops</th><th>×native</th><th>×mergerfs</th><th>worker CPU</th><th>server CPU</th><th>server peak RSS</th><th>trapped/op</th><th>×floor</th></tr>\n", e(sc.Unit))
 		for _, mr := range sr.Results {
 			if mr.Status != "ok" {
-				fmt.Fprintf(&b, "<tr><td>%s</td><td colspan=\"13\" class=\"na\" style=\"text-align:left\">%s: %s</td></tr>\n", e(mr.Mode), e(mr.Status), e(oneLine(mr.Reason, 300)))
+				fmt.Fprintf(&b, "<tr><td>%s</td><td colspan=\"14\" class=\"na\" style=\"text-align:left\">%s: %s</td></tr>\n", e(mr.Mode), e(mr.Status), e(oneLine(mr.Reason, 300)))
 				continue
 			}
 			s := mr.Summary
@@ -101,11 +116,11 @@ svg text{font:11px system-ui,sans-serif}
 			if s.Noisy {
 				cls = ` class="noisy" title="noisy: max/min over the threshold"`
 			}
-			fmt.Fprintf(&b, "<tr><td>%s</td><td%s>%s</td><td>%s–%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+			fmt.Fprintf(&b, "<tr><td>%s</td><td%s>%s</td><td>%s–%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
 				e(mr.Mode), cls, fmtSec(s.Wall.Median), fmtSec(s.Wall.Min), fmtSec(s.Wall.Max), fmtCount(s.Throughput.Median),
 				fmtNS(s.Latency.P50), fmtNS(s.Latency.P95), fmtNS(s.Latency.P99), s.Latency.N,
 				fmtRatio(s.VsNative), fmtRatio(s.VsMergerfs), fmtSec(s.WorkerCPU.Median),
-				spreadOr(s.ServerCPU, fmtSec), spreadOr(s.ServerPeakKiB, fmtKiB), spreadOr(s.TrappedPerOp, func(x float64) string { return fmt.Sprintf("%.1f", x) }))
+				spreadOr(s.ServerCPU, fmtSec), spreadOr(s.ServerPeakKiB, fmtKiB), spreadOr(s.TrappedPerOp, fmtPerOp), fmtRatio(s.VsFloor))
 		}
 		b.WriteString("</table>\n<div class=\"charts\">\n")
 		b.WriteString(barChart(sr))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -48,6 +49,9 @@ type Env struct {
 	StatsFile string
 	// Command is the setup command line, for the report.
 	Command string
+	// Log is the server's output file (FUSE modes), read by the probe for
+	// warnings such as options the server overrode.
+	Log string
 	// Teardown unmounts and stops the server; nil when there is nothing to do.
 	Teardown func(ctx context.Context) error
 }
@@ -73,16 +77,18 @@ func (u *Unavailable) Error() string { return u.Mode + " unavailable: " + u.Reas
 
 // Mode names.
 const (
-	ModeNative      = "native"
-	ModeRun         = "run"
-	ModeMount       = "mount"
-	ModePassthrough = "mount-passthrough"
-	ModeMergerfs    = "mergerfs"
-	ModeOverlay     = "overlay"
+	ModeNative           = "native"
+	ModeRun              = "run"
+	ModeMount            = "mount"
+	ModePassthrough      = "mount-passthrough"
+	ModeMergerfs         = "mergerfs"
+	ModeOverlay          = "overlay"
+	ModeMountDefaults    = "mount-defaults"
+	ModeMergerfsDefaults = "mergerfs-defaults"
 )
 
 // AllModes lists every mode in report order.
-var AllModes = []string{ModeNative, ModeRun, ModeMount, ModePassthrough, ModeMergerfs, ModeOverlay}
+var AllModes = []string{ModeNative, ModeRun, ModeMount, ModePassthrough, ModeMergerfs, ModeOverlay, ModeMountDefaults, ModeMergerfsDefaults}
 
 // EquivalentOptions are the options given to both `mfs mount` and mergerfs
 // so they are compared like with like: mfs's own defaults made explicit
@@ -99,6 +105,31 @@ type ModeConfig struct {
 	MFS      string   // the mfs binary for run and mount
 	Mergerfs string   // the mergerfs binary ("" = look up "mergerfs" in PATH)
 	Pin      []string // prefix for server processes, e.g. taskset -c 0; empty when unpinned
+	// SetupTimeout bounds a FUSE server's wait for its mount and the run
+	// probe; 0 means 20 s.
+	SetupTimeout time.Duration
+	// ProfileDir, if set, asks the mfs servers for a CPU profile of each
+	// run: MFS_CPUPROFILE=DIR/<scenario>-<mode>-<k>.pprof in their
+	// environment (`mfs mount` writes it at unmount; `mfs run` ignores the
+	// variable until it implements it).
+	ProfileDir string
+}
+
+// profileEnv is the MFS_CPUPROFILE setting for the run laid out in run
+// (RUN = ROOT/<scenario>/<mode>-<k>), or nil.
+func (mc ModeConfig) profileEnv(run string) []string {
+	if mc.ProfileDir == "" {
+		return nil
+	}
+	name := filepath.Base(filepath.Dir(run)) + "-" + filepath.Base(run) + ".pprof"
+	return []string{"MFS_CPUPROFILE=" + filepath.Join(mc.ProfileDir, name)}
+}
+
+func (mc ModeConfig) setupTimeout() time.Duration {
+	if mc.SetupTimeout > 0 {
+		return mc.SetupTimeout
+	}
+	return 20 * time.Second
 }
 
 // NewMode returns the mode called name.
@@ -109,25 +140,42 @@ func NewMode(name string, mc ModeConfig) (Mode, error) {
 	case ModeOverlay:
 		return overlayMode{}, nil
 	case ModeRun:
-		return &runMode{mfs: mc.MFS}, nil
-	case ModeMount, ModePassthrough:
-		opts := EquivalentOptions
-		if name == ModePassthrough {
-			opts = append(append([]string{}, opts...), "passthrough.io=rw")
+		return &runMode{mfs: mc.MFS, timeout: mc.setupTimeout(), mc: mc}, nil
+	case ModeMount, ModePassthrough, ModeMountDefaults:
+		var opts []string
+		switch name {
+		case ModeMount:
+			opts = EquivalentOptions
+		case ModePassthrough:
+			opts = append(append([]string{}, EquivalentOptions...), "passthrough.io=rw")
 		}
-		return &fuseMode{name: name, bin: mc.MFS, pin: mc.Pin, args: func(branches []string, mnt string, extra []string) []string {
-			return []string{"mount", "-f", "-o", strings.Join(append(append([]string{}, opts...), extra...), ","), strings.Join(branches, ":"), mnt}
+		return &fuseMode{name: name, bin: mc.MFS, pin: mc.Pin, timeout: mc.setupTimeout(), mc: mc, mfs: true, args: func(branches []string, mnt string, extra []string) []string {
+			return append(append([]string{"mount", "-f"}, optionArgs(opts, extra)...), strings.Join(branches, ":"), mnt)
 		}}, nil
-	case ModeMergerfs:
+	case ModeMergerfs, ModeMergerfsDefaults:
 		bin := mc.Mergerfs
 		if bin == "" {
 			bin = "mergerfs"
 		}
-		return &fuseMode{name: name, bin: bin, pin: mc.Pin, args: func(branches []string, mnt string, extra []string) []string {
-			return []string{"-f", "-o", strings.Join(append(append([]string{}, EquivalentOptions...), extra...), ","), strings.Join(branches, ":"), mnt}
+		var opts []string
+		if name == ModeMergerfs {
+			opts = EquivalentOptions
+		}
+		return &fuseMode{name: name, bin: bin, pin: mc.Pin, timeout: mc.setupTimeout(), mc: mc, args: func(branches []string, mnt string, extra []string) []string {
+			return append(append([]string{"-f"}, optionArgs(opts, extra)...), strings.Join(branches, ":"), mnt)
 		}}, nil
 	}
 	return nil, fmt.Errorf("unknown mode %q; valid: %s", name, strings.Join(AllModes, ", "))
+}
+
+// optionArgs is "-o OPTS,EXTRA", or nothing when both are empty (the
+// defaults modes without -o).
+func optionArgs(opts, extra []string) []string {
+	all := append(append([]string{}, opts...), extra...)
+	if len(all) == 0 {
+		return nil
+	}
+	return []string{"-o", strings.Join(all, ",")}
 }
 
 // runDirOf is RUN for branches RUN/b1..bN.
@@ -186,7 +234,9 @@ func (overlayMode) Setup(ctx context.Context, branches []string, opts []string) 
 // Mount-only options do not apply; mfs's defaults equal the explicit
 // options given to mount and mergerfs for everything else.
 type runMode struct {
-	mfs string
+	mfs     string
+	timeout time.Duration
+	mc      ModeConfig
 }
 
 func (m *runMode) Name() string { return ModeRun }
@@ -206,12 +256,16 @@ func (m *runMode) Probe(ctx context.Context, scratch string) error {
 	if err != nil {
 		return &Unavailable{Mode: ModeRun, Reason: "no 'true' command to probe with: " + err.Error()}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	argv := append(m.prefix(filepath.Join(scratch, "t"), []string{b}), truePath)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	groupKill(cmd)
 	cmd.WaitDelay = 2 * time.Second
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() == context.DeadlineExceeded {
+		return &Unavailable{Mode: ModeRun, Reason: fmt.Sprintf("the probe did not finish within %s; killed [%s]", m.timeout, shellJoin(argv))}
+	}
 	if err != nil {
 		return &Unavailable{Mode: ModeRun, Reason: reasonFrom(err, out, argv)}
 	}
@@ -228,7 +282,7 @@ func (m *runMode) Setup(ctx context.Context, branches []string, opts []string) (
 		Prefix:       p,
 		PrefixServes: true,
 		StatsFile:    stats,
-		ExtraEnv:     []string{runStatsEnv + "=" + stats},
+		ExtraEnv:     append([]string{runStatsEnv + "=" + stats}, m.mc.profileEnv(run)...),
 		Command:      shellJoin(p) + " WORKER",
 	}, nil
 }
@@ -239,10 +293,13 @@ func (m *runMode) Setup(ctx context.Context, branches []string, opts []string) (
 // mount to appear in /proc/self/mountinfo. If the server daemonizes anyway,
 // the serving process is found by its open /dev/fuse and its command line.
 type fuseMode struct {
-	name string
-	bin  string
-	pin  []string
-	args func(branches []string, mnt string, extra []string) []string
+	name    string
+	bin     string
+	pin     []string
+	timeout time.Duration // for the mount to appear
+	mc      ModeConfig
+	mfs     bool // an mfs server (honours MFS_CPUPROFILE)
+	args    func(branches []string, mnt string, extra []string) []string
 }
 
 func (m *fuseMode) Name() string { return m.name }
@@ -268,13 +325,21 @@ func (m *fuseMode) Setup(ctx context.Context, branches []string, opts []string) 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// A file, not a pipe: a daemon that kept a pipe open would block Wait.
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, so that a server that must be killed takes any
+	// helper it started along.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if m.mfs {
+		if env := m.mc.profileEnv(run); env != nil {
+			cmd.Env = append(os.Environ(), env...)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return Env{}, &Unavailable{Mode: m.name, Reason: err.Error()}
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	childGone := false
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(m.timeout)
 	for !strings.HasPrefix(mountedAt(mnt), "fuse") {
 		select {
 		case err := <-exited:
@@ -295,7 +360,7 @@ func (m *fuseMode) Setup(ctx context.Context, branches []string, opts []string) 
 				stopProcess(cmd, exited)
 			}
 			log, _ := os.ReadFile(logPath)
-			return Env{}, &Unavailable{Mode: m.name, Reason: "no mount at " + mnt + " after 20 s: " + trimForError(string(log))}
+			return Env{}, &Unavailable{Mode: m.name, Reason: fmt.Sprintf("no mount at %s after %s; the server was stopped: %s", mnt, m.timeout, trimForError(string(log)))}
 		}
 	}
 	pid := 0
@@ -308,12 +373,14 @@ func (m *fuseMode) Setup(ctx context.Context, branches []string, opts []string) 
 		Dir:       mnt,
 		ServerPID: pid,
 		Command:   shellJoin(argv),
+		Log:       logPath,
 		Teardown: func(ctx context.Context) error {
 			uerr := unmount(mnt)
 			if !childGone {
 				select {
 				case <-exited:
 				case <-time.After(10 * time.Second):
+					unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
 					cmd.Process.Kill()
 					<-exited
 					if uerr == nil {
@@ -330,13 +397,29 @@ func (m *fuseMode) Setup(ctx context.Context, branches []string, opts []string) 
 	}, nil
 }
 
+// stopProcess stops a server that never mounted: SIGTERM, then SIGKILL to
+// its process group after 5 s.
 func stopProcess(cmd *exec.Cmd, exited chan error) {
-	cmd.Process.Signal(unix.SIGTERM)
+	unix.Kill(-cmd.Process.Pid, unix.SIGTERM)
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Second):
 		cmd.Process.Kill()
 		<-exited
+	}
+	// Whatever the server started and left behind (the group outlives its
+	// leader while a member lives).
+	unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+}
+
+// groupKill makes cmd the leader of its own process group and has the
+// context's cancellation (a timeout) kill the whole group: the `mfs run`
+// supervisor, the worker under it and any tool the worker started.
+func groupKill(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		return cmd.Process.Kill()
 	}
 }
 

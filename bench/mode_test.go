@@ -89,9 +89,27 @@ func TestModeCommands(t *testing.T) {
 	if pa := pt.(*fuseMode).args(b, mnt, nil); !strings.Contains(pa[3], "passthrough.io=rw") {
 		t.Errorf("passthrough args: %v", pa)
 	}
+	// The defaults modes get no -o at all unless the user adds some.
+	md, _ := NewMode(ModeMountDefaults, ModeConfig{MFS: "mfs"})
+	gd, _ := NewMode(ModeMergerfsDefaults, ModeConfig{})
+	if a := md.(*fuseMode).args(b, mnt, nil); strings.Join(a, " ") != "mount -f "+strings.Join(b, ":")+" "+mnt {
+		t.Errorf("mount-defaults args: %v", a)
+	}
+	if a := gd.(*fuseMode).args(b, mnt, []string{"x=1"}); strings.Join(a[:3], " ") != "-f -o x=1" {
+		t.Errorf("mergerfs-defaults args: %v", a)
+	}
 	if _, err := NewMode("nosuch", ModeConfig{}); err == nil {
 		t.Errorf("unknown mode accepted")
 	}
+}
+
+func tempSubdir(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.Mkdir(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -108,6 +126,8 @@ func TestConfigValidate(t *testing.T) {
 		{"pin cpu", Config{Pin: "4096"}, "not one this process may run on"},
 		{"noise", Config{Noise: 0.5}, "--noise"},
 		{"dir", Config{Dir: "/nonexistent"}, "--dir"},
+		{"dir with a colon", Config{Dir: tempSubdir(t, "a:b")}, "contains ':'"},
+		{"timeout", Config{Timeout: -1}, "--timeout"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()

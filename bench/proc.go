@@ -267,14 +267,55 @@ func parseRsyncStats(out string) (rsyncStats, error) {
 
 // RunStats are the `mfs run` supervisor's counters. The supervisor writes
 // them as one JSON object to the file named by the MFS_RUN_STATS environment
-// variable when it exits (see doc.go); bench reads them to report trapped
-// syscalls per operation. Unknown fields are ignored.
+// variable when it exits (cmd/mfs/run.go, intercept.Stats; see doc.go);
+// bench reads them to report trapped syscalls per operation. Unknown fields
+// are ignored.
 type RunStats struct {
-	Notifications uint64 `json:"Notifications"`
-	Continued     uint64 `json:"Continued"`
-	Emulated      uint64 `json:"Emulated"`
+	Notifications uint64 `json:"Notifications"` // trapped syscalls
+	Continued     uint64 `json:"Continued"`     // answered CONTINUE (outside every union)
+	Emulated      uint64 `json:"Emulated"`      // answered by the supervisor
 	Handovers     uint64 `json:"Handovers"`
+	BusyNS        int64  `json:"Busy"` // time spent handling notifications (a time.Duration)
 	SyncWakeUp    bool   `json:"SyncWakeUp"`
+	// BySyscall counts per syscall family ("openat", "newfstatat", ...).
+	BySyscall map[string]SyscallCount `json:"BySyscall,omitempty"`
+}
+
+// SyscallCount is one syscall family's share of RunStats.
+type SyscallCount struct {
+	Notifications uint64 `json:"Notifications"`
+	Emulated      uint64 `json:"Emulated"`
+	BusyNS        int64  `json:"Busy"`
+}
+
+// minus returns s less the baseline b (the worker's own start), each
+// counter floored at 0.
+func (s RunStats) minus(b RunStats) RunStats {
+	sub := func(x, y uint64) uint64 {
+		if x < y {
+			return 0
+		}
+		return x - y
+	}
+	out := RunStats{
+		Notifications: sub(s.Notifications, b.Notifications),
+		Continued:     sub(s.Continued, b.Continued),
+		Emulated:      sub(s.Emulated, b.Emulated),
+		Handovers:     sub(s.Handovers, b.Handovers),
+		BusyNS:        max(s.BusyNS-b.BusyNS, 0),
+		SyncWakeUp:    s.SyncWakeUp,
+	}
+	if len(s.BySyscall) > 0 {
+		out.BySyscall = map[string]SyscallCount{}
+		for k, v := range s.BySyscall {
+			bv := b.BySyscall[k]
+			c := SyscallCount{Notifications: sub(v.Notifications, bv.Notifications), Emulated: sub(v.Emulated, bv.Emulated), BusyNS: max(v.BusyNS-bv.BusyNS, 0)}
+			if c.Notifications > 0 {
+				out.BySyscall[k] = c
+			}
+		}
+	}
+	return out
 }
 
 // runStatsEnv names the file the `mfs run` supervisor writes its counters to.

@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -127,14 +128,54 @@ func TestParseRsyncStats(t *testing.T) {
 	}
 }
 
+// canned is what cmd/mfs/run.go writes (intercept.Stats, indented JSON),
+// trimmed to three syscall families; WaitKillable and Future are not ours.
+const cannedRunStats = `{
+  "Notifications": 121,
+  "Continued": 116,
+  "Emulated": 5,
+  "Handovers": 1,
+  "Busy": 1742476,
+  "SyncWakeUp": true,
+  "WaitKillable": true,
+  "Future": 1,
+  "BySyscall": {
+    "getdents64": {"Notifications": 2, "Emulated": 2, "Busy": 201896},
+    "newfstatat": {"Notifications": 35, "Emulated": 1, "Busy": 192272},
+    "openat": {"Notifications": 84, "Emulated": 2, "Busy": 752940}
+  }
+}`
+
 func TestParseRunStats(t *testing.T) {
-	got, err := parseRunStats([]byte(`{"Notifications":1234,"Continued":34,"Emulated":1200,"Handovers":2,"SyncWakeUp":true,"WaitKillable":true,"Future":1}`))
-	want := RunStats{Notifications: 1234, Continued: 34, Emulated: 1200, Handovers: 2, SyncWakeUp: true}
-	if err != nil || got != want {
+	got, err := parseRunStats([]byte(cannedRunStats))
+	want := RunStats{Notifications: 121, Continued: 116, Emulated: 5, Handovers: 1, BusyNS: 1742476, SyncWakeUp: true,
+		BySyscall: map[string]SyscallCount{
+			"getdents64": {Notifications: 2, Emulated: 2, BusyNS: 201896},
+			"newfstatat": {Notifications: 35, Emulated: 1, BusyNS: 192272},
+			"openat":     {Notifications: 84, Emulated: 2, BusyNS: 752940},
+		}}
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("parseRunStats = %+v, %v", got, err)
 	}
 	if _, err := parseRunStats([]byte("not json")); err == nil {
 		t.Errorf("bad file: no error")
+	}
+}
+
+// The start-up baseline comes off every counter and family, never below 0.
+func TestRunStatsMinus(t *testing.T) {
+	s, _ := parseRunStats([]byte(cannedRunStats))
+	base := RunStats{Notifications: 21, Continued: 20, Emulated: 1, Handovers: 2, BusyNS: 1e5,
+		BySyscall: map[string]SyscallCount{"openat": {Notifications: 20, Emulated: 1}, "access": {Notifications: 1}}}
+	got := s.minus(base)
+	want := RunStats{Notifications: 100, Continued: 96, Emulated: 4, Handovers: 0, BusyNS: 1642476, SyncWakeUp: true,
+		BySyscall: map[string]SyscallCount{
+			"getdents64": {Notifications: 2, Emulated: 2, BusyNS: 201896},
+			"newfstatat": {Notifications: 35, Emulated: 1, BusyNS: 192272},
+			"openat":     {Notifications: 64, Emulated: 1, BusyNS: 752940},
+		}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("minus:\n got %+v\nwant %+v", got, want)
 	}
 }
 
@@ -163,5 +204,57 @@ func TestCommandBuilders(t *testing.T) {
 	}
 	if got := shellJoin([]string{"mfs", "run", "--union", "/a b=/c", "--", "it's"}); got != `mfs run --union '/a b=/c' -- 'it'\''s'` {
 		t.Errorf("shellJoin = %s", got)
+	}
+}
+
+// cannedRTT is the output of cprobe/rtt.c on this VM.
+const cannedRTT = `native-stat 419.1
+native-open 768.8
+continue 3166.3
+stat 4659.4
+open 6099.4
+sync-wake-up 1
+`
+
+func TestParseRTT(t *testing.T) {
+	got, err := parseRTT(cannedRTT)
+	want := RoundTrip{NativeStatNS: 419.1, NativeOpenNS: 768.8, ContinueNS: 3166.3, StatNS: 4659.4, OpenNS: 6099.4, SyncWakeUp: true}
+	if err != nil || got != want {
+		t.Errorf("parseRTT = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "native-stat 1\ncontinue x\n", strings.Replace(cannedRTT, "open 6099.4\n", "", 1)} {
+		if _, err := parseRTT(bad); err == nil {
+			t.Errorf("parseRTT(%q): no error", bad)
+		}
+	}
+}
+
+// ExtraNS prices each trapped call by its kind, less what the call costs
+// natively: CONTINUE, emulated open-family call, other emulated call.
+func TestRoundTripExtraNS(t *testing.T) {
+	r := &RoundTrip{NativeStatNS: 500, NativeOpenNS: 1000, ContinueNS: 3500, StatNS: 5500, OpenNS: 7000}
+	s := RunStats{Notifications: 13, Continued: 3, Emulated: 10, BySyscall: map[string]SyscallCount{
+		"openat":     {Notifications: 6, Emulated: 4}, // 2 CONTINUE + 4 opens
+		"newfstatat": {Notifications: 7, Emulated: 6}, // 1 CONTINUE + 6 stats
+	}}
+	want := 3*3000.0 + 4*6000 + 6*5000
+	if got := r.ExtraNS(s); got != want {
+		t.Errorf("ExtraNS = %g, want %g", got, want)
+	}
+	s.BySyscall = nil // older supervisors: totals only, emulated priced as stats
+	if got, want := r.ExtraNS(s), 3*3000.0+10*5000; got != want {
+		t.Errorf("ExtraNS without families = %g, want %g", got, want)
+	}
+	if (&RoundTrip{Error: "no cc"}).Usable() || !r.Usable() {
+		t.Errorf("Usable")
+	}
+}
+
+func TestParseLoopLine(t *testing.T) {
+	if v, err := parseLoopLine("mfs: note: x\nMFSBENCH LOOP 1234.5\n"); err != nil || v != 1234.5 {
+		t.Errorf("parseLoopLine = %g, %v", v, err)
+	}
+	if _, err := parseLoopLine("MFSBENCH ERROR boom\n"); err == nil {
+		t.Errorf("no loop line: no error")
 	}
 }

@@ -39,6 +39,12 @@ type Meta struct {
 	Duration   float64   `json:"duration_s"` // how long the bench took
 	CacheDrop  string    `json:"cache_drop"` // how cold runs emptied the page cache
 	Interleave string    `json:"interleave"` // how modes were ordered
+	// CProbe is the C-probe's seccomp round trip (cprobe.go), measured when
+	// the run mode is.
+	CProbe *RoundTrip `json:"c_probe,omitempty"`
+	// CProbeUnpinned is the same probe unpinned, run when the bench is
+	// unpinned: not the floor, shown for information.
+	CProbeUnpinned *RoundTrip `json:"c_probe_unpinned,omitempty"`
 }
 
 // ModeInfo is a mode's availability on this machine.
@@ -47,6 +53,14 @@ type ModeInfo struct {
 	Status  string `json:"status"` // "ok" or "unavailable"
 	Reason  string `json:"reason,omitempty"`
 	Command string `json:"command,omitempty"` // the setup command of its probe, paths as in that probe
+	// Notes are warnings the server logged during the probe (an option it
+	// overrode, a feature it could not use).
+	Notes []string `json:"notes,omitempty"`
+	// Baseline (run) is the supervisor's counters for a worker that starts,
+	// does the handshake and nothing else: the run with the median count of
+	// BaselineRuns. Each run's counters less this are its TrappedNet.
+	Baseline     *RunStats `json:"baseline,omitempty"`
+	BaselineRuns []uint64  `json:"baseline_notifications,omitempty"`
 }
 
 // ScenarioReport holds one scenario's results in every mode.
@@ -71,6 +85,7 @@ type RunSample struct {
 	Run       int               `json:"run"`   // 1..K
 	Order     int               `json:"order"` // position among the modes in this run's interleaving
 	Error     string            `json:"error,omitempty"`
+	Teardown  string            `json:"teardown_error,omitempty"` // what went wrong after the measurement
 	WallNS    int64             `json:"wall_ns"`
 	UserNS    int64             `json:"user_ns"`
 	SysNS     int64             `json:"sys_ns"`
@@ -80,7 +95,20 @@ type RunSample struct {
 	CPUs      string            `json:"worker_cpus_allowed"`
 	Notes     map[string]string `json:"notes,omitempty"`
 	Server    *ServerSample     `json:"server,omitempty"`
-	Trapped   *RunStats         `json:"trapped,omitempty"`
+	// Trapped is the supervisor's counters for the timed worker (its start
+	// included); TrappedNet the same less the mode's start-up baseline,
+	// what trapped/op and the C-probe floor use.
+	Trapped    *RunStats `json:"trapped,omitempty"`
+	TrappedNet *RunStats `json:"trapped_net,omitempty"`
+}
+
+// trapped is the run's counters for the timed workload: net of the
+// start-up baseline when there is one.
+func (r *RunSample) trapped() *RunStats {
+	if r.TrappedNet != nil {
+		return r.TrappedNet
+	}
+	return r.Trapped
 }
 
 // ServerSample is the serving process over the timed run.
@@ -115,6 +143,12 @@ type Summary struct {
 	ServerCPU     *Spread `json:"server_cpu_s,omitempty"`
 	ServerPeakKiB *Spread `json:"server_peak_rss_kib,omitempty"`
 	TrappedPerOp  *Spread `json:"trapped_per_op,omitempty"`
+	// TrappedExtraS (run, with the C-probe) is the round-trip overhead the
+	// probe predicts for each run's trapped calls, in seconds; FloorS is
+	// native median time + its median, and VsFloor median time / FloorS.
+	TrappedExtraS *Spread `json:"trapped_extra_s,omitempty"`
+	FloorS        float64 `json:"floor_s,omitempty"`
+	VsFloor       float64 `json:"ratio_floor,omitempty"`
 	Latency       Latency `json:"latency"`
 	VsNative      float64 `json:"ratio_native,omitempty"`   // median wall / native median wall
 	VsMergerfs    float64 `json:"ratio_mergerfs,omitempty"` // median wall / mergerfs median wall
@@ -139,8 +173,8 @@ func summarize(runs []RunSample, noise float64) *Summary {
 			scpu = append(scpu, float64(c)/1e9)
 			srss = append(srss, float64(r.Server.After.VmHWMKiB))
 		}
-		if r.Trapped != nil && len(r.LatNS) > 0 {
-			trap = append(trap, float64(r.Trapped.Notifications)/float64(len(r.LatNS)))
+		if t := r.trapped(); t != nil && len(r.LatNS) > 0 {
+			trap = append(trap, float64(t.Notifications)/float64(len(r.LatNS)))
 		}
 		lat = append(lat, r.LatNS...)
 	}
@@ -160,7 +194,23 @@ func summarize(runs []RunSample, noise float64) *Summary {
 	return s
 }
 
-// fillRatios sets every mode's ratio to native and to mergerfs.
+// addFloor sets TrappedExtraS from the successful runs' trapped calls and
+// the C-probe's round trips (cprobe.go); fillRatios turns it into a floor.
+func (s *Summary) addFloor(runs []RunSample, rtt *RoundTrip) {
+	var extra []float64
+	for _, r := range runs {
+		if t := r.trapped(); r.Error == "" && t != nil {
+			extra = append(extra, rtt.ExtraNS(*t)/1e9)
+		}
+	}
+	if len(extra) > 0 {
+		m := Median(extra)
+		s.TrappedExtraS = &m
+	}
+}
+
+// fillRatios sets every mode's ratio to native and to mergerfs, and the
+// floor of a mode with trapped calls.
 func (sr *ScenarioReport) fillRatios() {
 	ref := func(name string) float64 {
 		for _, r := range sr.Results {
@@ -175,6 +225,10 @@ func (sr *ScenarioReport) fillRatios() {
 		if s := sr.Results[i].Summary; s != nil {
 			s.VsNative = Ratio(s.Wall.Median, nat)
 			s.VsMergerfs = Ratio(s.Wall.Median, mfs)
+			if s.TrappedExtraS != nil && nat > 0 {
+				s.FloorS = nat + s.TrappedExtraS.Median
+				s.VsFloor = Ratio(s.Wall.Median, s.FloorS)
+			}
 		}
 	}
 }

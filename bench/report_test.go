@@ -137,7 +137,7 @@ func TestTextReport(t *testing.T) {
 		"reproduce: mfs bench --scenarios create-100 --runs 3",
 		"ratio = mode time / reference time",
 		"run                unavailable: mfs: unknown command",
-		"mount run 3 failed: worker: boom",
+		"mount: run 3 failed: worker: boom",
 		"2.00×", // mergerfs ×native
 		"noisy", // mergerfs runs spread 2×
 		"skipped: rsync is not installed",
@@ -146,5 +146,67 @@ func TestTextReport(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q\n%s", want, out)
 		}
+	}
+}
+
+// The floor of a run result: native median + the C-probe's price of the
+// median run's net trapped calls; ×floor = run median / floor.
+func TestFloor(t *testing.T) {
+	rtt := &RoundTrip{NativeStatNS: 500, NativeOpenNS: 1000, ContinueNS: 3500, StatNS: 5500, OpenNS: 7000}
+	mk := func(k int, wallMS int64, opens uint64) RunSample {
+		net := RunStats{Notifications: opens, Emulated: opens, BySyscall: map[string]SyscallCount{"openat": {Notifications: opens, Emulated: opens}}}
+		raw := net
+		raw.Notifications += 20
+		return RunSample{Run: k, WallNS: wallMS * 1e6, Units: 1000, LatNS: make([]int64, 1000), Trapped: &raw, TrappedNet: &net}
+	}
+	runs := []RunSample{mk(1, 30, 1000), mk(2, 32, 1000), mk(3, 31, 1002)}
+	sr := ScenarioReport{Results: []ModeResult{
+		{Mode: ModeNative, Status: "ok", Runs: []RunSample{{Run: 1, WallNS: 20e6, Units: 1000, LatNS: make([]int64, 1000)}}},
+		{Mode: ModeRun, Status: "ok", Runs: runs},
+	}}
+	for i := range sr.Results {
+		sr.Results[i].Summary = summarize(sr.Results[i].Runs, 1.5)
+		sr.Results[i].Summary.addFloor(sr.Results[i].Runs, rtt)
+	}
+	sr.fillRatios()
+	s := sr.Results[1].Summary
+	// 1000 emulated opens × 6 µs = 6 ms over native 20 ms: floor 26 ms; run 31 ms.
+	if !near(s.TrappedPerOp.Median, 1) || !near(s.FloorS, 0.026) || !near(s.VsFloor, 0.031/0.026) {
+		t.Errorf("trapped/op %+v floor %g ×floor %g", s.TrappedPerOp, s.FloorS, s.VsFloor)
+	}
+	if n := sr.Results[0].Summary; n.VsFloor != 0 || n.TrappedExtraS != nil {
+		t.Errorf("native got a floor: %+v", n)
+	}
+}
+
+// The Markdown report carries the tables and a verdict per target, with the
+// margin of every miss.
+func TestMarkdownTargets(t *testing.T) {
+	r := cannedReport()
+	var b strings.Builder
+	WriteMarkdown(&b, r)
+	out := b.String()
+	for _, want := range []string{
+		"- **reproduce:** `mfs bench --scenarios create-100 --runs 3`",
+		"| scenario | native | run | mount | mergerfs |",
+		"### Targets (issue 6)",
+		// mount 31.5 ms against mergerfs 22 ms, whose runs are noisy.
+		"| create-100 | 1.43× | **missed** by 43% (noisy) | - | - |",
+		"`mount` missed the target in 1 of 1 scenarios.",
+		"mount: run 3 failed: worker: boom",
+		"skipped: rsync is not installed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "`run`: data I/O") {
+		t.Errorf("run targets without a run result:\n%s", out)
+	}
+	if got := verdict(1.02, 1.05, false); got != "met" {
+		t.Errorf("verdict(1.02, 1.05) = %q", got)
+	}
+	if got := verdict(1.5, 1.0, false); got != "**missed** by 50%" {
+		t.Errorf("verdict(1.5, 1.0) = %q", got)
 	}
 }

@@ -254,3 +254,59 @@ func TestParseWorkerLine(t *testing.T) {
 		t.Errorf("result: %+v", l.Result)
 	}
 }
+
+// The phases split a scenario's worker in two: setup only (DONE, no
+// handshake), then the timed run without setup; none times nothing.
+func TestWorkerPhases(t *testing.T) {
+	dir := t.TempDir()
+	sc, _ := Lookup("read-1k-warm")
+	if err := sc.prepare([]string{dir}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := Worker(context.Background(), WorkerArgs{Scenario: sc.Name, Dir: dir, Phase: PhaseSetup}, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := parseWorkerLine(strings.TrimSpace(out.String())); l.Kind != "done" {
+		t.Errorf("setup phase said %q", out.String())
+	}
+	for _, tt := range []struct {
+		phase string
+		ops   int
+	}{{PhaseTimed, 1000}, {PhaseNone, 0}} {
+		out.Reset()
+		err := Worker(context.Background(), WorkerArgs{Scenario: sc.Name, Dir: dir, Phase: tt.phase}, strings.NewReader("go\n"), &out)
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if err != nil || len(lines) != 2 {
+			t.Fatalf("%s: %v: %q", tt.phase, err, out.String())
+		}
+		l, err := parseWorkerLine(lines[1])
+		if err != nil || l.Kind != "result" || len(l.Result.LatNS) != tt.ops {
+			t.Errorf("%s: %q", tt.phase, lines[1])
+		}
+	}
+	if err := Worker(context.Background(), WorkerArgs{Scenario: sc.Name, Dir: dir, Phase: "later"}, strings.NewReader(""), &out); err == nil {
+		t.Errorf("unknown phase accepted")
+	}
+}
+
+// Every op loop runs on a plain directory laid out by prepareOps.
+func TestOpLoops(t *testing.T) {
+	dir := t.TempDir()
+	if err := prepareOps([]string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range Ops {
+		var out strings.Builder
+		if err := Worker(context.Background(), WorkerArgs{Loop: op, N: 20, Dir: dir}, strings.NewReader(""), &out); err != nil {
+			t.Errorf("%s: %v", op, err)
+			continue
+		}
+		if ns, err := parseLoopLine(out.String()); err != nil || ns <= 0 {
+			t.Errorf("%s: %q: %v", op, out.String(), err)
+		}
+	}
+	if n := countFiles(t, filepath.Join(dir, "op")); n != opFiles+1 {
+		t.Errorf("create loop left %d files, want %d", n, opFiles+1)
+	}
+}

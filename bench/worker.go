@@ -31,10 +31,29 @@ const WorkerCommand = "__bench-worker"
 //
 // Holding the worker until stdin closes keeps the serving process of `mfs
 // run` (the worker's parent) alive while the harness reads its /proc figures.
+//
+// A scenario with an untimed setup (warming the page cache, the first copy
+// of a no-op rsync) runs it in a worker of its own first (--phase setup,
+// which prints MFSBENCH DONE and exits), and the timed worker skips it
+// (--phase timed). So the process that is timed does the same in every
+// scenario and mode, and under `mfs run` the supervisor's counters (written
+// when its workload exits) cover the timed run and the worker's start only;
+// --phase none, a worker that starts, says READY, gets go and reports an
+// empty result, measures that start once per bench (the baseline that is
+// subtracted).
 const (
 	lineReady  = "MFSBENCH READY"
 	lineResult = "MFSBENCH RESULT "
 	lineError  = "MFSBENCH ERROR "
+	lineDone   = "MFSBENCH DONE"
+)
+
+// Worker phases (--phase).
+const (
+	PhaseAll   = "all"   // setup, then the handshake and the timed run (the default; by hand)
+	PhaseSetup = "setup" // the untimed setup only, then DONE
+	PhaseTimed = "timed" // the handshake and the timed run, no setup
+	PhaseNone  = "none"  // the handshake and an empty timed run: the start-up baseline
 )
 
 // WorkerArgs are the worker's flags.
@@ -44,6 +63,11 @@ type WorkerArgs struct {
 	Aux        string // scratch directory outside the pool
 	Shared     string // shared read-only inputs (source trees)
 	Standalone bool   // no handshake: run at once and print the result
+	Phase      string // PhaseAll ("" too), PhaseSetup, PhaseTimed or PhaseNone
+	// Loop, instead of a scenario, repeats one operation N times in Dir and
+	// prints the time per call (oploop.go; BenchmarkOp).
+	Loop string
+	N    int
 }
 
 // WorkerResult is what the worker reports about the timed run.
@@ -70,6 +94,12 @@ func Worker(ctx context.Context, a WorkerArgs, in io.Reader, out io.Writer) erro
 }
 
 func worker(ctx context.Context, a WorkerArgs, in io.Reader, out io.Writer) error {
+	if a.Loop != "" {
+		if a.Dir == "" {
+			return errors.New("--dir is required")
+		}
+		return runLoop(a.Loop, a.N, a.Dir, out)
+	}
 	sc, ok := Lookup(a.Scenario)
 	if !ok {
 		return fmt.Errorf("unknown scenario %q (see 'mfs bench --list')", a.Scenario)
@@ -77,13 +107,26 @@ func worker(ctx context.Context, a WorkerArgs, in io.Reader, out io.Writer) erro
 	if a.Dir == "" {
 		return errors.New("--dir is required")
 	}
+	phase := a.Phase
+	if phase == "" {
+		phase = PhaseAll
+	}
+	switch phase {
+	case PhaseAll, PhaseSetup, PhaseTimed, PhaseNone:
+	default:
+		return fmt.Errorf("unknown --phase %q; valid: %s, %s, %s, %s", phase, PhaseAll, PhaseSetup, PhaseTimed, PhaseNone)
+	}
 	e := &workerEnv{Dir: a.Dir, Aux: a.Aux, Shared: a.Shared}
-	if sc.setup != nil {
+	if sc.setup != nil && (phase == PhaseAll || phase == PhaseSetup) {
 		if err := sc.setup(e); err != nil {
 			return fmt.Errorf("setup of %s: %w", sc.Name, err)
 		}
 	}
-	e.lat = nil
+	if phase == PhaseSetup {
+		fmt.Fprintln(out, lineDone)
+		return nil
+	}
+	e.lat, e.notes = nil, nil
 	rd := bufio.NewReader(in)
 	if !a.Standalone {
 		fmt.Fprintln(out, lineReady)
@@ -99,7 +142,11 @@ func worker(ctx context.Context, a WorkerArgs, in io.Reader, out io.Writer) erro
 	unix.Getrusage(unix.RUSAGE_SELF, &self0)
 	unix.Getrusage(unix.RUSAGE_CHILDREN, &kids0)
 	t0 := time.Now()
-	units, err := sc.run(e)
+	var units float64
+	var err error
+	if phase != PhaseNone {
+		units, err = sc.run(e)
+	}
 	wall := time.Since(t0)
 	var self1, kids1 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &self1)
@@ -147,7 +194,7 @@ func cpusAllowed() string {
 
 // workerLine is one parsed line of worker output.
 type workerLine struct {
-	Kind   string // "ready", "result", "error" or "" for a line outside the protocol
+	Kind   string // "ready", "result", "error", "done" or "" for a line outside the protocol
 	Result *WorkerResult
 	Msg    string
 }
@@ -166,6 +213,8 @@ func parseWorkerLine(line string) (workerLine, error) {
 		return workerLine{Kind: "result", Result: &r}, nil
 	case strings.HasPrefix(line, lineError):
 		return workerLine{Kind: "error", Msg: line[len(lineError):]}, nil
+	case line == lineDone:
+		return workerLine{Kind: "done"}, nil
 	}
 	return workerLine{Msg: line}, nil
 }

@@ -150,9 +150,11 @@ func (t *task) dispatch() reply {
 		return t.fstatfs(t.argInt(0), t.argPtr(1))
 	case opExecve:
 		t.s.creds.reset() // setuid binaries (as root) and de_thread's tid change
+		t.s.tgids.reset()
 		return t.execve(fdcwd, t.argPtr(0), t.argPtr(1), 0)
 	case opExecveat:
 		t.s.creds.reset()
+		t.s.tgids.reset()
 		return t.execve(t.argInt(0), t.argPtr(1), t.argPtr(2), t.argInt(4))
 	case opInotifyAddWatch:
 		return t.inotifyAddWatch(t.argInt(0), t.argPtr(1), uint32(a[2]))
@@ -178,6 +180,7 @@ func (t *task) dispatch() reply {
 		return t.legacyFd(t.argInt(0))
 	case opProcChange:
 		t.s.creds.reset()
+		t.s.tgids.reset()
 		return cont()
 	}
 	return cont()
@@ -186,6 +189,13 @@ func (t *task) dispatch() reply {
 // path reads a path argument: PATH_MAX bytes at most, then ID_VALID. A path
 // that cannot be read is the kernel's to report (EFAULT, ENAMETOOLONG), so
 // the answer is CONTINUE; a task that is gone gets nothing.
+//
+// ID_VALID guards what is done with the bytes (an emulation, a write into
+// the task). A path that is plainly outside every union (absolute, without
+// "..", not under a target or /proc) is answered CONTINUE, which acts on
+// nothing (the kernel reads the string again; a reply to a task that is
+// gone fails harmlessly), so the check is left to locate, which makes it
+// before anything else is decided from memory read since (t.unchecked).
 func (t *task) pathArg(addr uint64) (string, reply, bool) {
 	p, e := t.readString(addr, unix.PathMax-1)
 	switch e {
@@ -197,6 +207,9 @@ func (t *task) pathArg(addr uint64) (string, reply, bool) {
 		return "", cont(), false
 	default:
 		return "", cont(), false
+	}
+	if t.s.plainlyOutside(p) {
+		return p, reply{}, true
 	}
 	if !t.valid() {
 		return "", gone(), false

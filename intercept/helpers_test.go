@@ -175,15 +175,32 @@ func (f *fixture) runCfg(t testing.TB, cfg Config) runResult {
 		cfg.Logger = testLogger(tt)
 	}
 	code, err := Run(ctx, cfg)
-	// With another Run in progress its processes are ours too.
-	if left := descendants(os.Getpid()); len(left) > 0 && reaper.active() == 0 {
-		t.Errorf("%v: processes left behind: %v", cfg.Argv, left)
+	// With another Run in progress its processes are ours too. Exited
+	// processes the reaper has not collected yet (zombies) do not count.
+	if left := runningDescendants(os.Getpid()); len(left) > 0 && reaper.active() == 0 {
+		var desc []string
+		for _, p := range left {
+			b, _ := os.ReadFile("/proc/" + itoa(p) + "/stat")
+			desc = append(desc, strings.TrimSpace(string(b)))
+		}
+		t.Errorf("%v: processes left behind: %v", cfg.Argv, desc)
 	}
 	r := runResult{code: code, err: err, stdout: out.String(), stderr: errb.String()}
 	if testing.Verbose() {
 		t.Logf("%q → code %d err %v\nstdout:\n%s\nstderr:\n%s", cfg.Argv, code, err, r.stdout, r.stderr)
 	}
 	return r
+}
+
+// runningDescendants lists the descendants of pid that have not exited.
+func runningDescendants(pid int) []int {
+	var out []int
+	for _, p := range descendants(pid) {
+		if running(p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ok runs argv and requires exit status 0.
@@ -252,10 +269,11 @@ func goHelperArch(t testing.TB, arch string) string {
 const helperRunEnv = "MFS_INTERCEPT_TEST_RUN"
 
 type helperSpec struct {
-	Branches []string
-	Target   string
-	Opts     []string
-	Argv     []string
+	Branches       []string
+	Target         string
+	Opts           []string
+	Argv           []string
+	NoPIDNamespace bool
 }
 
 func helperRun(spec string) int {
@@ -275,7 +293,7 @@ func helperRun(spec string) int {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 2
 	}
-	code, err := Run(context.Background(), Config{Unions: []vfs.Union{{Target: s.Target, Pool: pool}}, Argv: s.Argv})
+	code, err := Run(context.Background(), Config{Unions: []vfs.Union{{Target: s.Target, Pool: pool}}, Argv: s.Argv, NoPIDNamespace: s.NoPIDNamespace})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
@@ -287,7 +305,14 @@ func helperRun(spec string) int {
 // it can be exec'd after dropping privileges).
 func (f *fixture) helperCmd(t *testing.T, argv ...string) *exec.Cmd {
 	t.Helper()
-	spec, err := json.Marshal(helperSpec{Branches: f.branches, Target: f.target, Argv: argv})
+	return f.helperCmdSpec(t, helperSpec{Argv: argv})
+}
+
+// helperCmdSpec is helperCmd with the rest of the spec given.
+func (f *fixture) helperCmdSpec(t *testing.T, s helperSpec) *exec.Cmd {
+	t.Helper()
+	s.Branches, s.Target = f.branches, f.target
+	spec, err := json.Marshal(s)
 	must(t, err)
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Env = append(childEnv(), helperRunEnv+"="+string(spec))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Stats, when non-nil, receives the supervisor's counters at the end.
 	Stats *Stats
+	// NoPIDNamespace keeps the workload in the caller's PID and mount
+	// namespaces even where new ones are available (see the package doc,
+	// "Process tree"): its pids are the host's, and it can signal host
+	// processes, but if the supervisor dies only CMD is killed and the rest
+	// of the workload runs on with every trapped call failing (ENOSYS).
+	NoPIDNamespace bool
 }
 
 // Stats are the supervisor's counters for one run (`mfs run --stats`).
@@ -53,6 +60,9 @@ type Stats struct {
 	Busy          time.Duration // time spent handling notifications
 	SyncWakeUp    bool          // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP is on (6.6+)
 	WaitKillable  bool          // the filter has WAIT_KILLABLE_RECV (5.19+)
+	// PIDNamespace: the workload ran in PID and mount namespaces of its
+	// own, under an init that the kernel kills with the supervisor.
+	PIDNamespace bool
 	// BySyscall counts notifications per syscall family ("openat",
 	// "newfstatat", ...; i386 rows under the same names).
 	BySyscall map[string]SyscallStats
@@ -125,16 +135,15 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		env = os.Environ()
 	}
 
-	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return ExitSetup, fmt.Errorf("mfs run: socketpair: %w", err)
-	}
-	sock := sp[0]
-	defer unix.Close(sock)
-	childEnd := os.NewFile(uintptr(sp[1]), "mfs-run-handshake")
-
 	std := newStdio(cfg)
 	defer std.closeParentEnds()
+	childEndsOpen := true
+	defer func() {
+		if childEndsOpen {
+			std.closeChildEnds()
+		}
+	}()
+	std.start()
 
 	if err := reaper.acquire(); err != nil {
 		log.Warn("mfs run: cannot become a child subreaper; orphaned workload processes are not waited for", "err", err)
@@ -145,54 +154,78 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	defer signal.Stop(sigs)
 
-	args := append([]string{os.Args[0], StubArg, strconv.FormatInt(int64(initialUmask), 8), "--"}, cfg.Argv...)
-	proc, status, err := reaper.start(func() (*os.Process, error) {
-		return os.StartProcess("/proc/self/exe", args, &os.ProcAttr{
-			Env:   env,
-			Files: []*os.File{std.child[0], std.child[1], std.child[2], childEnd},
-		})
-	})
-	childEnd.Close()
-	std.closeChildEnds()
-	if err != nil {
-		return ExitSetup, fmt.Errorf("mfs run: starting the run stub: %w", err)
+	// Handshake: program → listener → ack. A stub that could not set up its
+	// namespaces is started again without them.
+	privileged := hasCapSysAdmin()
+	ns := nsNone
+	if !cfg.NoPIDNamespace {
+		ns = availableNamespaces(privileged)
 	}
-	defer proc.Release()
-	std.start()
-
-	w := newWaiter(proc, status)
-	stopSignals := make(chan struct{})
-	defer close(stopSignals)
-	go w.forward(ctx, sigs, stopSignals)
-
-	// Handshake: program → listener → ack.
-	prog.sendTo(sock)
-	lfd, flags, herr := recvListener(sock)
-	if herr != nil {
+	var sp *spawned
+	var lfd int
+	var flags uint32
+	for {
+		mode := stubMode{init: ns != nsNone, nnp: !privileged}
+		var err error
+		sp, err = spawn(cfg.Argv, env, std, mode, ns)
+		if err != nil {
+			if ns != nsNone {
+				log.Info("mfs run: no PID namespace for the workload; it does not end with the supervisor", "err", err)
+				ns = nsNone
+				continue
+			}
+			return ExitSetup, fmt.Errorf("mfs run: starting the run stub: %w", err)
+		}
+		prog.sendTo(sp.sock)
+		var herr error
+		lfd, flags, herr = recvListener(sp.sock)
+		if herr == nil {
+			break
+		}
 		var se stubError
 		if !errors.As(herr, &se) {
-			w.killAll()
+			sp.w.killAll()
 		}
-		<-w.done
+		<-sp.w.done
+		sp.close()
+		if se.code == codeNamespace && ns != nsNone {
+			log.Info("mfs run: no PID namespace for the workload; it does not end with the supervisor", "err", se.msg)
+			ns = nsNone
+			continue
+		}
+		std.closeChildEnds()
+		childEndsOpen = false
 		std.wait()
 		if se.code != 0 {
 			return se.code, fmt.Errorf("mfs run: %s", se.msg)
 		}
 		return ExitSetup, fmt.Errorf("mfs run: %w", herr)
 	}
-	st := Stats{WaitKillable: flags&unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0}
+	defer sp.close()
+	std.closeChildEnds()
+	childEndsOpen = false
+	w := sp.w
+	stopSignals := make(chan struct{})
+	defer close(stopSignals)
+	go w.forward(ctx, sigs, stopSignals)
+
+	st := Stats{WaitKillable: flags&unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0, PIDNamespace: ns != nsNone}
 	if e := notifSetFlags(lfd, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP); e == 0 {
 		st.SyncWakeUp = true
 	} else if e != unix.EINVAL {
 		log.Warn("mfs run: SECCOMP_IOCTL_NOTIF_SET_FLAGS failed", "err", e)
 	}
 	sup := newSupervisor(ctx, lfd, prog, unions, log, cfg.Verbose)
+	if ns != nsNone {
+		sup.initPid = sp.proc.Pid
+	}
+	sup.userns = ns == nsUser
 	sup.start()
-	if _, err := unix.Write(sock, []byte{msgAck}); err != nil {
+	if _, err := unix.Write(sp.sock, []byte{msgAck}); err != nil {
 		log.Warn("mfs run: handshake ack", "err", err)
 	}
 
-	<-w.done // CMD has exited
+	<-w.done // CMD (in a PID namespace: init, after the last process) has exited
 	// The rest of the workload (background jobs keep their union) is gone
 	// when the listener hangs up; the receivers then exit on their own (6.x
 	// wakes a blocked RECV with ENOENT). On a kernel that does not, the
@@ -208,6 +241,7 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 	}
 	std.wait()
 	sup.dirs.closeAll()
+	sup.vcwds.closeAll()
 	if cfg.Stats != nil {
 		st.Notifications = sup.stats.notifs.Load()
 		st.Continued = sup.stats.continued.Load()
@@ -223,13 +257,118 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		}
 		*cfg.Stats = st
 	}
-	if code, msg, ok := readStubError(sock); ok {
+	if code, msg, ok := readStubError(sp.sock); ok {
 		return code, fmt.Errorf("mfs run: %s", msg)
 	}
 	if ctx.Err() != nil {
 		return exitStatus(w.status), fmt.Errorf("mfs run: %w", ctx.Err())
 	}
 	return exitStatus(w.status), nil
+}
+
+// nsKind is the isolation the workload gets for supervisor-death handling.
+type nsKind uint8
+
+const (
+	nsNone nsKind = iota // the caller's PID namespace
+	nsPID                // new PID + mount namespaces (privileged)
+	nsUser               // new user (own ids mapped) + PID + mount namespaces
+)
+
+// availableNamespaces picks new PID and mount namespaces when the caller may
+// create them: with CAP_SYS_ADMIN directly, otherwise inside a new user
+// namespace that maps the caller's own uid and gid, where the sysctls allow
+// unprivileged user namespaces. Whether it works is only known once tried;
+// Run falls back to nsNone.
+func availableNamespaces(privileged bool) nsKind {
+	if privileged {
+		return nsPID
+	}
+	if userNamespacesAllowed() {
+		return nsUser
+	}
+	return nsNone
+}
+
+// spawned is one start of the stub.
+type spawned struct {
+	proc    *os.Process
+	w       *waiter
+	sock    int
+	release chan struct{} // closed: the thread that forked the stub may go
+	closed  bool
+}
+
+// spawn starts the stub on a thread of its own that stays locked until the
+// stub has been reaped: the parent-death signal fires when the *thread*
+// that forked a process exits (go.dev/issue/27505), and Go ends threads
+// whose goroutine exits locked (as receivers and vfs may do).
+func spawn(argv, env []string, std *stdio, mode stubMode, ns nsKind) (*spawned, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	childEnd := os.NewFile(uintptr(pair[1]), "mfs-run-handshake")
+	defer childEnd.Close()
+	args := append([]string{os.Args[0], StubArg, strconv.FormatInt(int64(initialUmask), 8), mode.String(), "--"}, argv...)
+	attr := &os.ProcAttr{
+		Env:   env,
+		Files: []*os.File{std.child[0], std.child[1], std.child[2], childEnd},
+	}
+	switch ns {
+	case nsPID:
+		attr.Sys = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS}
+	case nsUser:
+		// The stub is not root in its user namespace (it keeps the caller's
+		// uid), so exec would clear the capabilities the namespace gave it:
+		// CAP_SYS_ADMIN is carried over as an ambient capability, for the
+		// /proc mount only; the stub drops it before it starts CMD.
+		attr.Sys = &syscall.SysProcAttr{
+			Cloneflags:  unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNS,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: os.Geteuid(), HostID: os.Geteuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getegid(), HostID: os.Getegid(), Size: 1}},
+			AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN},
+		}
+	}
+	sp := &spawned{sock: pair[0], release: make(chan struct{})}
+	type started struct {
+		proc   *os.Process
+		status <-chan unix.WaitStatus
+		err    error
+	}
+	res := make(chan started, 1)
+	go func() {
+		runtime.LockOSThread()
+		p, st, err := reaper.start(func() (*os.Process, error) {
+			return os.StartProcess("/proc/self/exe", args, attr)
+		})
+		res <- started{p, st, err}
+		if err == nil {
+			<-sp.release
+		}
+		runtime.UnlockOSThread()
+	}()
+	r := <-res
+	if r.err != nil {
+		unix.Close(sp.sock)
+		return nil, r.err
+	}
+	sp.proc = r.proc
+	sp.w = newWaiter(r.proc, r.status)
+	return sp, nil
+}
+
+// close releases the socket and, once the stub has been reaped, the thread
+// that forked it. Preconditions: sp.w.done is closed.
+func (sp *spawned) close() {
+	if sp.closed {
+		return
+	}
+	sp.closed = true
+	<-sp.w.done
+	close(sp.release)
+	unix.Close(sp.sock)
+	sp.proc.Release()
 }
 
 func exitStatus(ws unix.WaitStatus) int {

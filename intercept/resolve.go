@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,6 +27,123 @@ type unionInfo struct {
 	// roots holds the branch roots; replaced when the control file changes
 	// the branch list.
 	roots atomic.Pointer[[]string]
+	// known remembers union directories the resolver walked through, so
+	// the next path below them is not looked up component by component.
+	known knownDirs
+}
+
+// knownDirs is a short-lived record of paths that were union directories
+// (not symlinks, not files) when a resolution went through them: with
+// every intermediate component of a ".."-free, symlink-free spelling known,
+// the path is the same union path lexically, and resolving it costs no
+// lookup (the operation's own vfs call then looks the final component up,
+// walking the same parents on its branches, so permissions and missing
+// parents are still seen). It is forgotten on every emulated unlink, rmdir
+// and rename in the union and on branch changes (the only ways the
+// workload can turn a directory into something else or remove it), and each
+// entry lasts knownDirTTL, which bounds how long a change made behind the
+// supervisor's back (another process editing a branch) can go unseen, like
+// the entry timeout of a mount.
+type knownDirs struct {
+	mu sync.Mutex
+	m  map[string]int64 // union-relative directory → expiry (supervisor clock)
+}
+
+const (
+	knownDirTTL = int64(time.Second)
+	knownDirMax = 8192
+)
+
+// parentsKnown reports whether every proper prefix of the clean relative
+// path rel is a known directory at time now (true for a top-level name).
+func (k *knownDirs) parentsKnown(rel string, now int64) bool {
+	i := strings.IndexByte(rel, '/')
+	if i < 0 {
+		return true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for ; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		if exp, ok := k.m[rel[:i]]; !ok || exp < now {
+			return false
+		}
+	}
+	return true
+}
+
+// learn records the proper prefixes of rel as directories until now+TTL.
+func (k *knownDirs) learn(rel string, now int64) {
+	if strings.IndexByte(rel, '/') < 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil || len(k.m) >= knownDirMax {
+		k.m = make(map[string]int64)
+	}
+	for i := 0; i < len(rel); i++ {
+		if rel[i] == '/' {
+			k.m[rel[:i]] = now + knownDirTTL
+		}
+	}
+}
+
+// forget drops every entry.
+func (k *knownDirs) forget() {
+	k.mu.Lock()
+	k.m = nil
+	k.mu.Unlock()
+}
+
+// forgetKnown drops the known directories of every union before an rmdir
+// or rename: raw is the task's path string. Relative strings and strings
+// under a target may name a union directory; an absolute string elsewhere
+// does only when it lies in a branch (the workload editing a branch
+// directly).
+func (s *supervisor) forgetKnown(raw string) {
+	if strings.HasPrefix(raw, "/") && !s.touchesTarget(lexClean(raw)) && !s.inBranch(lexClean(raw)) {
+		return
+	}
+	for _, u := range s.unions {
+		u.known.forget()
+	}
+}
+
+// inBranch reports whether the clean absolute path p is a branch root or
+// lies below one (or is a parent of one: renaming it moves the branch).
+func (s *supervisor) inBranch(p string) bool {
+	for _, u := range s.unions {
+		for _, b := range u.branches() {
+			if within(p, b) || within(b, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// cleanRel reports whether rel is a union-relative path spelled without
+// empty, "." or ".." components and without a trailing slash: the only
+// spellings the known-directory fast path takes.
+func cleanRel(rel string) bool {
+	if rel == "" || rel[0] == '/' || rel[len(rel)-1] == '/' {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(rel); i++ {
+		if i < len(rel) && rel[i] != '/' {
+			continue
+		}
+		c := rel[start:i]
+		if c == "" || c == "." || c == ".." {
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 func (ui *unionInfo) branches() []string { return *ui.roots.Load() }
@@ -121,7 +240,14 @@ func within(p, dir string) bool {
 	if dir == "/" {
 		return strings.HasPrefix(p, "/")
 	}
-	return p == dir || strings.HasPrefix(p, dir+"/")
+	return strings.HasPrefix(p, dir) && (len(p) == len(dir) || p[len(dir)] == '/')
+}
+
+// plainlyOutside reports the cheapest CONTINUE: an absolute path without
+// "..", neither under a union target nor under /proc (whose magic links the
+// supervisor may rewrite).
+func (s *supervisor) plainlyOutside(p string) bool {
+	return len(p) > 0 && p[0] == '/' && !strings.HasPrefix(p, "/proc/") && !hasDotDot(p) && !s.touchesTarget(p)
 }
 
 // touchesTarget reports whether the absolute, ".."-free path p names a
@@ -194,15 +320,26 @@ func (s *supervisor) mapUnionPath(p string) (string, bool) {
 // locate decides how the path argument of an *at syscall is answered. Cheap
 // checks first (INTERCEPT.md §3): an absolute path that is ".."-free and not
 // under any target, or a relative one whose base is neither in a branch nor
-// leads into a target, is left to the kernel. Everything else is resolved in
-// the union namespace by vfs.Resolver. ok=false carries the reply to send
-// instead (an errno of the resolution).
+// leads into a target, is left to the kernel. A clean spelling below known
+// union directories is the union path itself (knownDirs). Everything else
+// is resolved in the union namespace by vfs.Resolver. ok=false carries the
+// reply to send instead (an errno of the resolution).
 func (t *task) locate(dirfd int, path string, follow bool) (loc, reply, bool) {
 	if path == "" {
 		return loc{}, reply{}, true // fd operation (AT_EMPTY_PATH) or ENOENT: the kernel's call
 	}
+	if t.s.plainlyOutside(path) {
+		return loc{}, reply{}, true
+	}
+	if t.unchecked && !t.valid() {
+		return loc{}, gone(), false
+	}
 	s := t.s
 	base := "/"
+	// lexUI and lex: the union and union path the raw string names
+	// lexically, when its base is in a union (to learn from the result).
+	var lexUI *unionInfo
+	lex := ""
 	if path[0] == '/' {
 		if !hasDotDot(path) {
 			if !s.touchesTarget(path) {
@@ -225,20 +362,59 @@ func (t *task) locate(dirfd int, path string, follow bool) (loc, reply, bool) {
 		}
 		if virtual {
 			base = b
-		} else if _, v, _, mapped := s.mapBranch(b); mapped {
+			if ui, rel, ok := s.unionOf(b); ok {
+				lexUI, lex = ui, joinRel(rel, path)
+			}
+		} else if ui, v, rel, mapped := s.mapBranch(b); mapped {
 			base = v
+			lexUI, lex = ui, joinRel(rel, path)
 		} else {
 			base = b
 			if !s.walkTouches(b, path) {
 				return loc{}, reply{}, true
 			}
 		}
+		if lexUI != nil && !follow && cleanRel(lex) && lexUI.known.parentsKnown(lex, t.now) {
+			return t.inUnion(lexUI, lex, false), reply{}, true
+		}
 	}
 	res, e := s.resolver.Resolve(s.ctx, t.creds(false, false), base, path, follow)
 	if e != 0 {
 		return loc{}, fail(e), false
 	}
-	return t.located(res)
+	l, r, ok := t.located(res)
+	if ok && lexUI != nil && l.ui == lexUI && l.rel == lex && cleanRel(lex) {
+		lexUI.known.learn(lex, t.now)
+	}
+	return l, r, ok
+}
+
+// inUnion is the location of union path rel of ui.
+func (t *task) inUnion(ui *unionInfo, rel string, dir bool) loc {
+	t.traceUI, t.traceRel = ui, rel
+	return loc{where: whereUnion, ui: ui, rel: rel, dir: dir}
+}
+
+// unionOf maps an absolute, clean path in the workload's view (a virtual
+// cwd) to the union it lies in.
+func (s *supervisor) unionOf(p string) (*unionInfo, string, bool) {
+	for _, u := range s.unions {
+		if p == u.target {
+			return u, "", true
+		}
+		if strings.HasPrefix(p, u.target) && p[len(u.target)] == '/' {
+			return u, p[len(u.target)+1:], true
+		}
+	}
+	return nil, "", false
+}
+
+// joinRel appends the raw relative path p to the union path rel.
+func joinRel(rel, p string) string {
+	if rel == "" {
+		return p
+	}
+	return rel + "/" + p
 }
 
 // located turns a resolution into a loc.
@@ -250,11 +426,7 @@ func (t *task) located(res vfs.Resolved) (loc, reply, bool) {
 	}
 	for _, u := range s.unions {
 		if u.u == res.Union {
-			t.path = res.Union.Target
-			if res.Rel != "" {
-				t.path += "/" + res.Rel
-			}
-			return loc{where: whereUnion, ui: u, rel: res.Rel, dir: res.Dir}, reply{}, true
+			return t.inUnion(u, res.Rel, res.Dir), reply{}, true
 		}
 	}
 	return loc{}, fail(unix.EIO), false
@@ -269,21 +441,29 @@ func (t *task) locateAttr(dirfd int, path string, follow bool) (l loc, a vfs.Att
 	if !ok {
 		return
 	}
+	return t.attrOf(l, dirfd, path, follow)
+}
+
+// attrOf completes locate(dirfd, path, false) as locateAttr does.
+func (t *task) attrOf(l loc, dirfd int, path string, follow bool) (loc, vfs.Attr, unix.Errno, reply, bool) {
+	var a vfs.Attr
 	if l.where != whereUnion {
 		if follow && l.where == whereHost {
-			l, r, ok = t.locate(dirfd, path, true)
+			l, r, ok := t.locate(dirfd, path, true)
+			return l, a, 0, r, ok
 		}
-		return
+		return l, a, 0, reply{}, true
 	}
-	a, attrErr = l.ui.u.Pool.Getattr(t.s.ctx, t.creds(false, false), l.rel)
-	if attrErr != 0 || !follow || a.Stat.Mode&unix.S_IFMT != unix.S_IFLNK {
-		return
+	c := t.creds(false, false)
+	a, ae := l.ui.u.Pool.Getattr(t.s.ctx, c, l.rel)
+	if ae != 0 || !follow || a.Stat.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return l, a, ae, reply{}, true
 	}
-	l, r, ok = t.locate(dirfd, path, true)
+	l, r, ok := t.locate(dirfd, path, true)
 	if ok && l.where == whereUnion {
-		a, attrErr = l.ui.u.Pool.Getattr(t.s.ctx, t.creds(false, false), l.rel)
+		a, ae = l.ui.u.Pool.Getattr(t.s.ctx, c, l.rel)
 	}
-	return
+	return l, a, ae, r, ok
 }
 
 // locateDirect resolves "TARGET/rest" (no "..") from the union root.
@@ -299,14 +479,20 @@ func (t *task) locateDirect(path string, follow bool) (loc, reply, bool, bool) {
 		rest = strings.TrimLeft(rest, "/")
 		if rest == "" || strings.Trim(rest, "/.") == "" {
 			// the union root itself
-			t.path = u.target
-			return loc{where: whereUnion, ui: u, dir: strings.HasSuffix(path, "/") || strings.HasSuffix(path, "/.")}, reply{}, true, true
+			return t.inUnion(u, "", strings.HasSuffix(path, "/") || strings.HasSuffix(path, "/.")), reply{}, true, true
+		}
+		clean := cleanRel(rest)
+		if clean && !follow && u.known.parentsKnown(rest, t.now) {
+			return t.inUnion(u, rest, false), reply{}, true, true
 		}
 		res, e := t.s.resolver.Resolve(t.s.ctx, t.creds(false, false), u.target, rest, follow)
 		if e != 0 {
 			return loc{}, fail(e), false, true
 		}
 		l, r, ok := t.located(res)
+		if ok && clean && l.ui == u && l.rel == rest {
+			u.known.learn(rest, t.now)
+		}
 		return l, r, ok, true
 	}
 	return loc{}, reply{}, false, false
@@ -370,5 +556,6 @@ func (s *supervisor) refreshBranches() {
 	for _, u := range s.unions {
 		roots := branchRoots(u.u.Pool)
 		u.roots.Store(&roots)
+		u.known.forget()
 	}
 }

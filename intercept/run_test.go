@@ -389,7 +389,7 @@ func TestRunCancel(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("cancel took %v", d)
 	}
-	if left := descendants(os.Getpid()); len(left) > 0 {
+	if left := runningDescendants(os.Getpid()); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
 	}
 }
@@ -485,26 +485,24 @@ func TestRunUnprivileged(t *testing.T) {
 		t.Skip("already unprivileged: every other test covers this case")
 	}
 	f := twoBranches(t)
-	// Open the fixture to the unprivileged user.
-	for _, d := range []string{filepath.Dir(f.dir), f.dir} {
-		must(t, os.Chmod(d, 0o755))
-	}
-	for _, b := range f.branches {
-		must(t, filepath.Walk(b, func(p string, _ os.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, 65534, 65534)
-		}))
-	}
+	openToNobody(t, f)
+	// A file of another user (root): in the workload's user namespace
+	// (where there is one) its owner shows as the overflow id, emulated
+	// stat and native fstat alike.
+	layout(t, f.branches[1], "rootfile=r")
 	p := f.target
-	cmd := f.helperCmd(t, "sh", "-c", "id -u && cat "+p+"/b.txt && umask 027 && echo new > "+p+"/d/u && mkdir -p "+p+"/only1/k/l && ls "+p+"/d && cd "+p+"/only1 && ls")
+	cmd := f.helperCmd(t, "sh", "-c", "id -u && cat "+p+"/b.txt && umask 027 && echo new > "+p+"/d/u && mkdir -p "+p+"/only1/k/l && ls "+p+"/d && "+
+		"stat -c %u:%g "+p+"/rootfile "+p+"/b.txt && stat -L -c %u:%g /dev/stdin < "+p+"/rootfile && cd "+p+"/only1 && ls")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("unprivileged run: %v\n%s", err, out)
 	}
-	if want := "65534\nworld\nu\nx\ny\nk\nz\n"; string(out) != want {
+	root := "0:0"
+	if userNamespacesAllowed() {
+		root = "65534:65534"
+	}
+	if want := "65534\nworld\nu\nx\ny\n" + root + "\n65534:65534\n" + root + "\nk\nz\n"; string(out) != want {
 		t.Fatalf("unprivileged:\n%s\nwant:\n%s", out, want)
 	}
 	fi, err := os.Stat(filepath.Join(f.branches[0], "d/u"))
@@ -512,7 +510,7 @@ func TestRunUnprivileged(t *testing.T) {
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || fi.Mode().Perm() != 0o640 {
 		t.Fatalf("created as uid %d mode %v", st.Uid, fi.Mode().Perm())
 	}
-	if left := descendants(os.Getpid()); len(left) > 0 {
+	if left := runningDescendants(os.Getpid()); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
 	}
 }

@@ -53,6 +53,16 @@ type supervisor struct {
 	dirs  dirCache
 	vcwds vcwdTable
 	creds credCache
+	tgids tgidCache
+
+	// initPid is the (host) pid of the stub when it is init of the
+	// workload's PID namespace, else 0: pids the workload names (in /proc
+	// paths) are then pids of that namespace, seen through initPid's /proc.
+	initPid int
+	// userns: the workload runs in a user namespace that maps only the
+	// supervisor's own uid and gid; other ids show as the overflow ids
+	// (65534) there, and emulated results follow suit.
+	userns bool
 
 	warnOnce sync.Map // string → struct{}: one-time warnings
 	stats    stats
@@ -83,6 +93,8 @@ type worker struct {
 	n      notif
 	buf    [unix.PathMax + 1]byte
 	lbuf   [unix.PathMax + 1]byte
+	cred   vfs.Cred      // the identity of the notification being handled
+	rcred  vfs.Cred      // its real ids (access without AT_EACCESS)
 	busy   atomic.Int64  // monotonic ns when the current notification arrived; 0 idle
 	id     atomic.Uint64 // id of the notification being handled (for the watchdog)
 	handed atomic.Bool   // another receiver owns RECV now
@@ -234,7 +246,7 @@ func (w *worker) handle() {
 	w.id.Store(w.n.ID)
 	w.busy.Store(start)
 	s.stats.notifs.Add(1)
-	t := task{w: w, s: s, n: &w.n, tid: int(w.n.Pid), branch: -1}
+	t := task{w: w, s: s, n: &w.n, tid: int(w.n.Pid), branch: -1, now: start}
 	var r reply
 	func() {
 		defer func() {
@@ -269,7 +281,7 @@ func (w *worker) handle() {
 	}
 	if s.verbose && r.kind != replyContinue {
 		s.log.Debug("mfs run", "pid", t.tid, "syscall", s.prog.nrName(w.n.Arch, w.n.Nr),
-			"path", t.path, "branch", t.branch, "result", r.String())
+			"path", t.tracePath(), "branch", t.branch, "result", r.String())
 	}
 }
 
@@ -314,3 +326,29 @@ func (s *supervisor) warn(key, msg string, args ...any) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// overflowID is the id a user namespace shows for ids it does not map
+// (kernel.overflowuid and overflowgid, 65534 unless changed).
+const overflowID = 65534
+
+// shownUid and shownGid translate an id for a workload in a user namespace
+// that maps only the supervisor's own uid and gid, as the kernel does for
+// its native calls (fstat on an injected fd).
+func (s *supervisor) shownUid(id uint32) uint32 {
+	if int(id) == s.euid {
+		return id
+	}
+	return overflowID
+}
+
+func (s *supervisor) shownGid(id uint32) uint32 {
+	if int(id) == s.egid {
+		return id
+	}
+	return overflowID
+}
+
+// mappedUid and mappedGid report whether a chown argument has a mapping in
+// the workload's user namespace (-1 leaves the id alone).
+func (s *supervisor) mappedUid(id int) bool { return id == -1 || id == s.euid }
+func (s *supervisor) mappedGid(id int) bool { return id == -1 || id == s.egid }

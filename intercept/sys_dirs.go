@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/fnv"
 	"sort"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -221,7 +222,7 @@ func (t *task) getdents(fd int, buf uint64, count uint32, is64 bool) reply {
 		unix.Close(dup)
 		return fail(errnoOf(err))
 	}
-	t.path = ui.target + "/" + rel
+	t.traceUI, t.traceRel = ui, rel
 	c := &t.s.dirs
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -293,7 +294,7 @@ func (t *task) chdir(addr uint64) reply {
 	if p == "" {
 		return cont()
 	}
-	l, r, ok := t.locate(unix.AT_FDCWD, p, true)
+	l, a, ae, r, ok := t.locateAttr(unix.AT_FDCWD, p, true)
 	if !ok {
 		return r
 	}
@@ -321,9 +322,8 @@ func (t *task) chdir(addr uint64) reply {
 		cands, vpath = []string{l.host}, l.host
 	default:
 		pool := l.ui.u.Pool
-		a, e := pool.Getattr(t.s.ctx, c, l.rel)
-		if e != 0 {
-			return fail(e)
+		if ae != 0 {
+			return fail(ae)
 		}
 		if a.Stat.Mode&unix.S_IFMT != unix.S_IFDIR {
 			return fail(unix.ENOTDIR)
@@ -397,15 +397,33 @@ func (t *task) dirCopies(l loc, first int) []string {
 }
 
 // redirect makes the kernel's resolution of an execve path string land on
-// the branch file target, then answers CONTINUE. In order: the string
-// already leads there; the branch path fits in the string and keeps its
-// basename (rewritten in place); "/dev/fd/N/base" fits, N an injected fd of
-// the branch directory dir that holds base (base resolves to target): it
-// keeps the basename the task used, which matters because argv[0] is often
-// this very string and multi-call binaries (busybox) pick their applet from
-// it; otherwise ENAMETOOLONG. The image that owns the string is replaced by
-// the exec, so the rewrite is invisible except to a vfork parent sharing
-// the memory.
+// the branch file target, then answers CONTINUE; the pointer register cannot
+// change, so only the bytes of the string can, and never beyond its length.
+// In order:
+//
+//  1. the string already leads there;
+//  2. the branch path fits in the string and keeps its basename: rewritten
+//     in place;
+//  3. a shell script (#! naming sh, or the calling shell itself) exec'd by
+//     a shell: ENOEXEC, on which the shell runs the script itself (bash) or
+//     through /bin/sh (dash, busybox, glibc's execvp), opening it by the
+//     string it was given, which the union resolves: $0 stays as typed
+//     ("./configure", "/pool/x/configure"), so scripts that find their
+//     sources from $0 work;
+//  4. "/dev/fd/N/base" fits, N an injected fd of the branch directory dir
+//     that holds base (base resolves to target): it keeps the basename the
+//     task used, which matters because argv[0] is often this very string and
+//     multi-call binaries (busybox) pick their applet from it;
+//  5. "/dev/fd/N" fits, N an injected read-only fd of the file itself: the
+//     last resort for a short relative name under a virtual cwd
+//     ("./configure" from `cd /pool/x`, where the kernel's cwd is elsewhere);
+//     argv[0] changes with it when it is the same string (dash, execvp);
+//  6. otherwise ENAMETOOLONG.
+//
+// Injected fds are close-on-exec, except for scripts, whose interpreter
+// opens the script by the rewritten name after the exec. The image that
+// owns the string is replaced by the exec, so the rewrite is invisible
+// except to a vfork parent sharing the memory.
 func (t *task) redirect(dirfd int, addr uint64, p, target, dir, base string, script bool) reply {
 	if t.kernelLands(dirfd, p, []string{target}) {
 		return cont()
@@ -416,14 +434,31 @@ func (t *task) redirect(dirfd int, addr uint64, p, target, dir, base string, scr
 		}
 		return cont()
 	}
-	if len(p) < len("/dev/fd/1/")+len(base) {
-		t.s.warn("execve-short", "mfs run: a path into a union is too short to redirect for execve; the call fails with ENAMETOOLONG", "path", p)
-		return fail(unix.ENAMETOOLONG)
+	if script && t.shellRunsItself(target) {
+		return fail(unix.ENOEXEC)
 	}
+	if len(p) >= len("/dev/fd/1/")+len(base) {
+		if r, ok := t.redirectFd(addr, p, dir, "/"+base, unix.O_RDONLY|unix.O_DIRECTORY, script); ok {
+			return r
+		}
+	}
+	if len(p) >= len("/dev/fd/1") {
+		if r, ok := t.redirectFd(addr, p, target, "", unix.O_RDONLY, script); ok {
+			return r
+		}
+	}
+	t.s.warn("execve-short", "mfs run: a path into a union is too short to redirect for execve; the call fails with ENAMETOOLONG", "path", p)
+	return fail(unix.ENAMETOOLONG)
+}
+
+// redirectFd injects an fd of path (opened with flags) and rewrites the
+// string to "/dev/fd/N"+suffix when that fits. ok=false: it does not (the
+// fd stays in the task, close-on-exec unless script).
+func (t *task) redirectFd(addr uint64, p, path, suffix string, flags int, script bool) (reply, bool) {
 	// ADDFD needs a real file: fget() refuses O_PATH descriptors.
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fail(errnoOf(err))
+		return fail(errnoOf(err)), true
 	}
 	var fl uint32 = unix.O_CLOEXEC
 	if script {
@@ -434,19 +469,72 @@ func (t *task) redirect(dirfd int, addr uint64, p, target, dir, base string, scr
 	unix.Close(fd)
 	if e != 0 {
 		if e == unix.ENOENT {
-			return gone()
+			return gone(), true
 		}
-		return fail(unix.EMFILE)
+		return fail(unix.EMFILE), true
 	}
-	s := "/dev/fd/" + itoa(n) + "/" + base
+	s := "/dev/fd/" + itoa(n) + suffix
 	if len(s) > len(p) {
-		t.s.warn("execve-short", "mfs run: a path into a union is too short to redirect for execve; the call fails with ENAMETOOLONG", "path", p)
-		return fail(unix.ENAMETOOLONG)
+		return reply{}, false
 	}
 	if e := t.writeForce(addr, append([]byte(s), 0)); e != 0 {
-		return fail(unix.EFAULT)
+		return fail(unix.EFAULT), true
 	}
-	return cont()
+	return cont(), true
+}
+
+// shells whose exec falls back to running a script itself, or through
+// /bin/sh, when execve fails with ENOEXEC (POSIX requires it of sh and of
+// execvp; busybox ash and the others do it too).
+var shells = map[string]bool{
+	"sh": true, "bash": true, "dash": true, "ash": true, "ksh": true, "mksh": true,
+	"zsh": true, "yash": true, "posh": true, "busybox": true,
+}
+
+// shellRunsItself reports whether the task is a shell and the script at
+// target is one it can run in its ENOEXEC fallback: a #! naming sh (any
+// POSIX shell runs it), or naming the calling shell itself.
+func (t *task) shellRunsItself(target string) bool {
+	interp := scriptInterpreter(target)
+	if interp == "" {
+		return false
+	}
+	exe, e := t.readlinkProc("exe")
+	if e != 0 {
+		return false
+	}
+	caller := lastComponent(exe)
+	if !shells[caller] {
+		return false
+	}
+	return interp == "sh" || interp == caller
+}
+
+// scriptInterpreter returns the basename of a script's #! interpreter, or
+// of the program named after /usr/bin/env; "" when path is no script.
+func scriptInterpreter(path string) string {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return ""
+	}
+	defer unix.Close(fd)
+	var b [256]byte
+	n, _ := unix.Read(fd, b[:])
+	if n < 3 || b[0] != '#' || b[1] != '!' {
+		return ""
+	}
+	line := string(b[2:n])
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return ""
+	}
+	if lastComponent(f[0]) == "env" && len(f) > 1 && !strings.HasPrefix(f[1], "-") {
+		return lastComponent(f[1])
+	}
+	return lastComponent(f[0])
 }
 
 // --- execve -----------------------------------------------------------------------
@@ -463,7 +551,7 @@ func (t *task) execve(dirfd int, addr, argv uint64, flags int) reply {
 	if p == "" {
 		return cont() // fexecve
 	}
-	l, r, ok := t.locate(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	l, a, ae, r, ok := t.locateAttr(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {
 		return r
 	}
@@ -476,9 +564,8 @@ func (t *task) execve(dirfd int, addr, argv uint64, flags int) reply {
 	default:
 		c := t.creds(false, false)
 		pool := l.ui.u.Pool
-		a, e := pool.Getattr(t.s.ctx, c, l.rel)
-		if e != 0 {
-			return fail(e)
+		if ae != 0 {
+			return fail(ae)
 		}
 		if a.Stat.Mode&unix.S_IFMT != unix.S_IFREG {
 			return fail(unix.EACCES)

@@ -2,6 +2,8 @@ package intercept
 
 import (
 	"encoding/binary"
+	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -28,7 +30,17 @@ func (t *task) open(dirfd int, addr uint64, flags int, mode uint32, resolve uint
 	creat := flags&unix.O_CREAT != 0
 	// O_CREAT|O_EXCL never follows a trailing symlink (it fails with EEXIST).
 	follow := flags&unix.O_NOFOLLOW == 0 && !(creat && flags&unix.O_EXCL != 0)
-	l, a, ae, r, ok := t.locateAttr(dirfd, p, follow)
+	l, r, ok := t.locate(dirfd, p, false)
+	if !ok {
+		return r
+	}
+	if l.where == whereUnion && resolve == 0 && !l.dir &&
+		flags&(unix.O_CREAT|unix.O_PATH) == 0 && flags&unix.O_TMPFILE != unix.O_TMPFILE {
+		if r, ok := t.openFast(l, flags); ok {
+			return r
+		}
+	}
+	l, a, ae, r, ok := t.attrOf(l, dirfd, p, follow)
 	if !ok {
 		return r
 	}
@@ -50,6 +62,31 @@ func (t *task) open(dirfd int, addr uint64, flags int, mode uint32, resolve uint
 		return t.openPath(dirfd, p, l, a, flags)
 	}
 	return t.openUnion(l, a, ae, flags, mode)
+}
+
+// openFast opens an existing union object with one vfs call, no Getattr
+// first, when the open itself cannot block or act on anything but a
+// directory: O_DIRECTORY (opendir; the kernel refuses any other type before
+// opening it) or O_NONBLOCK asked for by the task. Any other open must know
+// the type first: even a non-blocking open of a FIFO completes a writer's
+// blocked open, and a device's open may act. The checks of openUnion are
+// the kernel's then; every failure but ENOENT (a final symlink to follow
+// among them: vfs opens with O_NOFOLLOW) takes the full path, which yields
+// the errno Linux would. ok=false: take the full path.
+func (t *task) openFast(l loc, flags int) (reply, bool) {
+	if flags&(unix.O_DIRECTORY|unix.O_NONBLOCK) == 0 {
+		return reply{}, false
+	}
+	f, e := l.ui.u.Pool.Open(t.s.ctx, t.creds(false, false), l.rel, flags&^unix.O_CLOEXEC)
+	switch e {
+	case 0:
+	case unix.ENOENT:
+		return fail(e), true
+	default:
+		return reply{}, false
+	}
+	t.branch = f.Branch()
+	return injectFD(f.Fd(), flags&unix.O_CLOEXEC != 0), true
 }
 
 // openPath answers an O_PATH open inside a union. ADDFD cannot inject an
@@ -80,7 +117,7 @@ func (t *task) openPath(dirfd int, p string, l loc, a vfs.Attr, flags int) reply
 		}
 		fl = unix.O_RDONLY | unix.O_NONBLOCK
 	default:
-		t.s.warn("opath", "mfs run: O_PATH open of a symlink, FIFO or device inside a union is not supported (EOPNOTSUPP)", "path", t.path)
+		t.s.warn("opath", "mfs run: O_PATH open of a symlink, FIFO or device inside a union is not supported (EOPNOTSUPP)", "path", t.tracePath())
 		return fail(unix.EOPNOTSUPP)
 	}
 	f, e := l.ui.u.Pool.Open(t.s.ctx, t.creds(false, false), l.rel, fl)
@@ -253,6 +290,9 @@ func (t *task) stat(dirfd int, addr, buf uint64, flags int, layout statLayout) r
 		t.branch = a.Branch
 		st = a.Stat
 	}
+	if t.s.userns {
+		st.Uid, st.Gid = t.s.shownUid(st.Uid), t.s.shownGid(st.Gid)
+	}
 	var out []byte
 	if layout == layoutStat64 {
 		out = stat64Bytes(&st)
@@ -328,6 +368,9 @@ func (t *task) statx(dirfd int, addr uint64, flags int, mask uint32, buf uint64)
 			statxFromStat(&a.Stat, &stx)
 		}
 	}
+	if t.s.userns {
+		stx.Uid, stx.Gid = t.s.shownUid(stx.Uid), t.s.shownGid(stx.Gid)
+	}
 	if e := t.write(buf, statxBytes(&stx)); e != 0 {
 		return fail(unix.EFAULT)
 	}
@@ -385,9 +428,12 @@ func (t *task) access(dirfd int, addr uint64, mode uint32, flags int) reply {
 	if p == "" {
 		return cont()
 	}
-	l, r, ok := t.locate(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	l, _, ae, r, ok := t.locateAttr(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {
 		return r
+	}
+	if l.where == whereUnion && ae != 0 {
+		return fail(ae)
 	}
 	c := t.creds(false, flags&unix.AT_EACCESS == 0)
 	switch l.where {
@@ -469,15 +515,28 @@ func (t *task) readlinkMagic(p string, buf uint64, size int) (reply, bool) {
 	if !ok {
 		return reply{}, false
 	}
+	// proc is where the supervisor reads the link: its own /proc for the
+	// task itself (host tid), else the /proc the task sees, which in a PID
+	// namespace of the workload's own is reached through init's root.
+	proc := "/proc/"
+	self := false
 	switch {
 	case who == "self" || who == "thread-self":
-		who = itoa(t.tid)
-	case strings.Trim(who, "0123456789") != "":
+		who, self = itoa(t.tid), true
+	case strings.Trim(who, "0123456789") != "" || who == "":
 		return reply{}, false
+	case t.s.initPid != 0:
+		proc = "/proc/" + itoa(t.s.initPid) + "/root/proc/"
+		self = who == itoa(t.nsTgid())
+	default:
+		self = who == itoa(t.tgid())
 	}
-	if tid, tt, ok := strings.Cut(tail, "/"); ok && who != "" && tid == "task" {
-		// /proc/N/task/M/...: keep M
-		if m, rest2, ok := strings.Cut(tt, "/"); ok {
+	if tid, tt, ok := strings.Cut(tail, "/"); ok && tid == "task" {
+		// /proc/N/task/M/...: M names the thread, in the task's namespace
+		if m, rest2, ok := strings.Cut(tt, "/"); ok && strings.Trim(m, "0123456789") == "" && m != "" {
+			if t.s.initPid != 0 {
+				proc = "/proc/" + itoa(t.s.initPid) + "/root/proc/"
+			}
 			who, tail = m, rest2
 		}
 	}
@@ -487,16 +546,23 @@ func (t *task) readlinkMagic(p string, buf uint64, size int) (reply, bool) {
 	default:
 		return reply{}, false
 	}
-	if tail == "cwd" && who == itoa(t.tid) {
-		if v, ok := t.vcwd(); ok {
+	b := t.w.lbuf[:]
+	n, err := unix.Readlink(proc+who+"/"+tail, b)
+	if err != nil {
+		return reply{}, false
+	}
+	if tail == "cwd" && t.s.vcwds.n.Load() != 0 {
+		// A process with a virtual cwd, this one or another.
+		v, ok := "", false
+		if self {
+			v, ok = t.vcwd()
+		} else if pid := t.hostPid(proc, who); pid > 0 {
+			v, ok = t.s.vcwdOf(pid, string(b[:n]))
+		}
+		if ok {
 			t.path = p
 			return t.writeTruncated(buf, size, v), true
 		}
-	}
-	b := t.w.lbuf[:]
-	n, err := unix.Readlink("/proc/"+who+"/"+tail, b)
-	if err != nil {
-		return reply{}, false
 	}
 	mapped, ok := t.s.mapUnionPath(string(b[:n]))
 	if !ok {
@@ -504,6 +570,30 @@ func (t *task) readlinkMagic(p string, buf uint64, size int) (reply, bool) {
 	}
 	t.path = p
 	return t.writeTruncated(buf, size, mapped), true
+}
+
+// hostPid returns the pid, in the supervisor's namespace, of process who
+// of the /proc at proc: who itself in the supervisor's /proc, else the
+// workload process whose innermost NSpid is who (rare: readlink of another
+// process's cwd while virtual cwds exist).
+func (t *task) hostPid(proc, who string) int {
+	n, _ := strconv.Atoi(who)
+	if proc == "/proc/" {
+		return n
+	}
+	for _, pid := range append([]int{t.s.initPid}, descendants(t.s.initPid)...) {
+		b, err := os.ReadFile("/proc/" + itoa(pid) + "/status")
+		if err != nil {
+			continue
+		}
+		if _, rest, ok := strings.Cut(string(b), "\nNSpid:"); ok {
+			line, _, _ := strings.Cut(rest, "\n")
+			if f := strings.Fields(line); len(f) > 0 && f[len(f)-1] == who {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // --- getcwd ---------------------------------------------------------------------

@@ -88,6 +88,10 @@ func (t *task) unlink(dirfd int, addr uint64, flags int) reply {
 		return r
 	}
 	rmdir := flags&unix.AT_REMOVEDIR != 0
+	if rmdir {
+		// A union directory may go (an unlink never removes one).
+		t.s.forgetKnown(p)
+	}
 	l, r, ok := t.locate(dirfd, p, false)
 	if !ok {
 		return r
@@ -163,6 +167,8 @@ func (t *task) rename(od int, oaddr uint64, nd int, naddr uint64, flags uint) re
 	if !ok {
 		return r
 	}
+	t.s.forgetKnown(op) // a union directory may move away, or be replaced
+	t.s.forgetKnown(np)
 	if ol.where == whereOutside && nl.where == whereOutside {
 		return cont()
 	}
@@ -182,7 +188,7 @@ func (t *task) rename(od int, oaddr uint64, nd int, naddr uint64, flags uint) re
 		if ol.ui != nl.ui {
 			return fail(unix.EXDEV)
 		}
-		t.path = ol.ui.target + "/" + nl.rel
+		t.traceUI, t.traceRel = nl.ui, nl.rel
 		return result(ol.ui.u.Pool.Rename(t.s.ctx, c, ol.rel, nl.rel, flags))
 	}
 	if ol.where == whereUnion || nl.where == whereUnion {
@@ -284,6 +290,9 @@ func (t *task) chown(dirfd int, addr uint64, uid, gid, flags int) reply {
 	l, c, r, ok := t.attrTarget(dirfd, addr, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	if !ok {
 		return r
+	}
+	if t.s.userns && (!t.s.mappedUid(uid) || !t.s.mappedGid(gid)) {
+		return fail(unix.EINVAL) // an id without a mapping in the workload's user namespace
 	}
 	if l.where == whereHost {
 		return result(t.hostAs(c, func() error {

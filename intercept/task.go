@@ -23,12 +23,44 @@ type task struct {
 	i386 bool
 	op   op
 
+	now int64 // supervisor clock when the notification arrived
+	// unchecked: memory was read from the task since the last ID_VALID.
+	unchecked bool
+
 	cred      *vfs.Cred
 	credUmask bool
 	tgidVal   int
-	// trace fields for --verbose
-	path   string
-	branch int
+	// kcwd is the kernel cwd of the thread (readlink of /proc/TID/cwd),
+	// read at most once per notification: kcwdErr, kcwdRead.
+	kcwd     string
+	kcwdErr  unix.Errno
+	kcwdRead bool
+	// trace fields for --verbose: a host path or raw string (path), or a
+	// union path (traceUI, traceRel), joined only when a trace is written.
+	path     string
+	traceUI  *unionInfo
+	traceRel string
+	branch   int
+}
+
+// tracePath is the path shown in --verbose traces.
+func (t *task) tracePath() string {
+	if t.traceUI != nil {
+		if t.traceRel == "" {
+			return t.traceUI.target
+		}
+		return t.traceUI.target + "/" + t.traceRel
+	}
+	return t.path
+}
+
+// kernelCwd returns the thread's kernel working directory.
+func (t *task) kernelCwd() (string, unix.Errno) {
+	if !t.kcwdRead {
+		t.kcwd, t.kcwdErr = t.readlinkProc("cwd")
+		t.kcwdRead = true
+	}
+	return t.kcwd, t.kcwdErr
 }
 
 // --- arguments --------------------------------------------------------------
@@ -55,7 +87,13 @@ func (t *task) argPtr(i int) uint64 {
 // valid runs NOTIF_ID_VALID: after reading the task's memory, the bytes
 // only mean something if the syscall is still pending (no pid reuse, no
 // signal that aborted it).
-func (t *task) valid() bool { return notifIDValid(t.s.fd, t.n.ID) }
+func (t *task) valid() bool {
+	if !notifIDValid(t.s.fd, t.n.ID) {
+		return false
+	}
+	t.unchecked = false
+	return true
+}
 
 // --- memory -----------------------------------------------------------------
 
@@ -85,6 +123,7 @@ func (t *task) readString(addr uint64, max int) (string, unix.Errno) {
 		if e != 0 {
 			return "", e
 		}
+		t.unchecked = true
 		if i := bytes.IndexByte(dst[:n], 0); i >= 0 {
 			return string(buf[:len(buf)+i]), 0
 		}
@@ -117,6 +156,7 @@ func (t *task) readBytes(addr uint64, n int) ([]byte, unix.Errno) {
 	if e != 0 {
 		return nil, e
 	}
+	t.unchecked = true
 	if got != n {
 		return nil, unix.EFAULT
 	}
@@ -215,8 +255,11 @@ func (t *task) creds(needUmask, real bool) *vfs.Cred {
 	if !real && t.cred != nil && (t.credUmask || !needUmask) {
 		return t.cred
 	}
+	// The Cred structs live in the worker (vfs keeps no reference past a
+	// call), so the hot path allocates nothing for them.
 	if !t.s.root {
-		c := &vfs.Cred{Uid: uint32(t.s.euid), Gid: uint32(t.s.egid), Pid: int32(t.tid)}
+		c := &t.w.cred
+		*c = vfs.Cred{Uid: uint32(t.s.euid), Gid: uint32(t.s.egid), Pid: int32(t.tid)}
 		if needUmask {
 			if ids, ok := t.readStatus(); ok {
 				c.Umask = ids.umask
@@ -233,15 +276,19 @@ func (t *task) creds(needUmask, real bool) *vfs.Cred {
 	if !ok {
 		ids, ok = t.readStatus()
 		if !ok {
-			return &vfs.Cred{Uid: uint32(t.s.euid), Gid: uint32(t.s.egid), Pid: int32(t.tid)}
+			c := &t.w.cred
+			*c = vfs.Cred{Uid: uint32(t.s.euid), Gid: uint32(t.s.egid), Pid: int32(t.tid)}
+			return c
 		}
 		t.s.creds.put(t.tid, ids)
 	}
-	c := &vfs.Cred{Uid: ids.fsuid, Gid: ids.fsgid, Groups: ids.groups, Umask: ids.umask, Pid: int32(t.tid)}
 	if real {
-		c.Uid, c.Gid = ids.ruid, ids.rgid
+		c := &t.w.rcred
+		*c = vfs.Cred{Uid: ids.ruid, Gid: ids.rgid, Groups: ids.groups, Umask: ids.umask, Pid: int32(t.tid)}
 		return c
 	}
+	c := &t.w.cred
+	*c = vfs.Cred{Uid: ids.fsuid, Gid: ids.fsgid, Groups: ids.groups, Umask: ids.umask, Pid: int32(t.tid)}
 	t.cred, t.credUmask = c, needUmask
 	return c
 }

@@ -29,15 +29,20 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quick", Usage: "one size per scenario family and 1 run: about a minute for native and mergerfs"},
 			&cli.StringFlag{Name: "json", Usage: "write every raw sample to `FILE` as JSON"},
 			&cli.StringFlag{Name: "html", Usage: "write a self-contained page with SVG charts to `FILE`"},
+			&cli.StringFlag{Name: "markdown", Usage: "write the tables and the verdict on each target of issue 6 to `FILE` as Markdown"},
+			&cli.StringFlag{Name: "from", Usage: "run nothing: print the report saved by --json in `FILE` again (and write --html, --markdown from it)"},
 			&cli.StringFlag{Name: "pin", Usage: "run the worker and the server under taskset -c `CPU` (one CPU: no cross-CPU wake-ups)"},
 			&cli.StringFlag{Name: "dir", Value: "/var/tmp", Usage: "make the branches under `DIR` (local disk, not tmpfs)"},
 			&cli.StringSliceFlag{Name: "o", Usage: "extra options for mount, mount-passthrough and mergerfs (repeatable)"},
 			&cli.Float64Flag{Name: "noise", Value: 1.5, Usage: "flag results whose slowest run exceeds the fastest by this factor"},
-			&cli.DurationFlag{Name: "timeout", Usage: "limit per run, setup included", DefaultText: "10m"},
+			&cli.DurationFlag{Name: "timeout", Usage: "limit per worker process (a run's untimed setup and its timed part each); a run over it is killed with its server and reported failed", DefaultText: "3m"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the work directory (branches, logs) for inspection"},
+			&cli.StringFlag{Name: "profile", Usage: "write a CPU profile of each mfs server to `DIR`/SCENARIO-MODE-K.pprof (go tool pprof; mfs mount today, mfs run once it honours MFS_CPUPROFILE)"},
 			&cli.BoolFlag{Name: "list", Usage: "list the scenarios and exit"},
 			&cli.StringFlag{Name: "mfs", Usage: "the mfs binary serving run and mount (default: this one)", Hidden: true},
 			&cli.StringFlag{Name: "mergerfs", Usage: "the mergerfs binary (default: mergerfs from PATH)", Hidden: true},
+			&cli.IntFlag{Name: "cprobe-calls", Usage: "calls of each kind per C-probe run", DefaultText: "20000", Hidden: true},
+			&cli.DurationFlag{Name: "setup-timeout", Usage: "how long a FUSE server may take to mount, and the run probe to finish", DefaultText: "20s", Hidden: true},
 		},
 		Action: func(c *cli.Context) error {
 			if err := rejectStrayFlags(c); err != nil {
@@ -50,28 +55,35 @@ func benchCommand() *cli.Command {
 				bench.PrintCatalogue(c.App.Writer)
 				return nil
 			}
+			if from := c.String("from"); from != "" {
+				return bench.Rerender(from, c.App.Writer, c.String("html"), c.String("markdown"))
+			}
 			var opts []string
 			for _, o := range c.StringSlice("o") {
 				opts = append(opts, bench.ParseList(o)...)
 			}
 			cfg := bench.Config{
-				Scenarios:  c.String("scenarios"),
-				Modes:      bench.ParseList(c.String("modes")),
-				Branches:   c.Int("branches"),
-				Runs:       c.Int("runs"),
-				Quick:      c.Bool("quick"),
-				JSON:       c.String("json"),
-				HTML:       c.String("html"),
-				Pin:        c.String("pin"),
-				Dir:        c.String("dir"),
-				Options:    opts,
-				Noise:      c.Float64("noise"),
-				Timeout:    c.Duration("timeout"),
-				Keep:       c.Bool("keep"),
-				MFS:        c.String("mfs"),
-				Mergerfs:   c.String("mergerfs"),
-				Args:       append([]string{"mfs"}, os.Args[1:]...),
-				MFSVersion: versionString(),
+				Scenarios:    c.String("scenarios"),
+				Modes:        bench.ParseList(c.String("modes")),
+				Branches:     c.Int("branches"),
+				Runs:         c.Int("runs"),
+				Quick:        c.Bool("quick"),
+				JSON:         c.String("json"),
+				HTML:         c.String("html"),
+				Markdown:     c.String("markdown"),
+				Profile:      c.String("profile"),
+				Pin:          c.String("pin"),
+				Dir:          c.String("dir"),
+				Options:      opts,
+				Noise:        c.Float64("noise"),
+				Timeout:      c.Duration("timeout"),
+				Keep:         c.Bool("keep"),
+				MFS:          c.String("mfs"),
+				SetupTimeout: c.Duration("setup-timeout"),
+				CProbeCalls:  c.Int("cprobe-calls"),
+				Mergerfs:     c.String("mergerfs"),
+				Args:         append([]string{"mfs"}, os.Args[1:]...),
+				MFSVersion:   versionString(),
 			}
 			if err := cfg.Validate(); err != nil {
 				var u *bench.UsageError
@@ -96,11 +108,14 @@ func benchWorkerCommand() *cli.Command {
 		Hidden: true,
 		Usage:  "run one benchmark workload (started by mfs bench)",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "scenario", Required: true},
+			&cli.StringFlag{Name: "scenario", Usage: "the scenario to run (see mfs bench --list)"},
 			&cli.StringFlag{Name: "dir", Required: true},
 			&cli.StringFlag{Name: "aux"},
 			&cli.StringFlag{Name: "shared"},
 			&cli.BoolFlag{Name: "standalone", Usage: "no handshake: run at once and print the result"},
+			&cli.StringFlag{Name: "phase", Value: bench.PhaseAll, Usage: "all, setup (the untimed setup only), timed (no setup) or none (start-up baseline)"},
+			&cli.StringFlag{Name: "loop", Usage: "instead of a scenario, repeat one operation (" + joinComma(bench.Ops) + ") --n times and print ns per call"},
+			&cli.IntFlag{Name: "n", Value: 10000, Usage: "calls for --loop"},
 		},
 		Action: func(c *cli.Context) error {
 			return bench.Worker(context.Background(), bench.WorkerArgs{
@@ -109,6 +124,9 @@ func benchWorkerCommand() *cli.Command {
 				Aux:        c.String("aux"),
 				Shared:     c.String("shared"),
 				Standalone: c.Bool("standalone"),
+				Phase:      c.String("phase"),
+				Loop:       c.String("loop"),
+				N:          c.Int("n"),
 			}, os.Stdin, os.Stdout)
 		},
 	}

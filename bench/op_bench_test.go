@@ -1,0 +1,170 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkOp measures one operation per call in every mode, through the
+// real mfs binary built by TestMain: the worker repeats the op (oploop.go)
+// and reports ns per call, process start and mount set-up excluded. For run
+// it also reports the supervisor's trapped calls per op (its start-up,
+// measured with a loop of 0 calls, subtracted). ns/op is not meaningful
+// (one b.N iteration is a whole loop) and is suppressed.
+//
+//	go test -run '^$' -bench Op -benchtime 1x -count 5 ./bench/ | tee op.txt; benchstat op.txt
+//	taskset -c 0 go test -run '^$' -bench Op -benchtime 1x -count 5 ./bench/    (pinned: every process inherits CPU 0)
+//
+// Needs root (mounts) and FUSE; a mode that cannot be set up is skipped
+// with the reason (mergerfs not installed, no FUSE).
+func BenchmarkOp(b *testing.B) {
+	for _, op := range Ops {
+		for _, mode := range []string{ModeNative, ModeRun, ModeMount, ModePassthrough, ModeMergerfs} {
+			b.Run("op="+op+"/mode="+mode, func(b *testing.B) {
+				calls := max(b.N, opCalls(op))
+				ns, trapped := opLoop(b, mode, op, calls)
+				b.ReportMetric(ns, "ns/call")
+				if trapped >= 0 {
+					b.ReportMetric(trapped, "trapped/call")
+				}
+				b.ReportMetric(0, "ns/op")
+			})
+		}
+	}
+}
+
+// opCalls is the default number of calls per loop: about 0.1-1 s in the
+// slowest mode.
+func opCalls(op string) int {
+	if op == "readdir" {
+		return 2000
+	}
+	return 10000
+}
+
+// opLoop sets mode up on fresh branches holding the op layout, runs the
+// worker's loop and tears down.
+func opLoop(b *testing.B, mode, op string, calls int) (nsPerCall, trappedPerCall float64) {
+	b.Helper()
+	if mfsBin == "" {
+		b.Skip("cmd/mfs did not build")
+	}
+	m, err := NewMode(mode, ModeConfig{MFS: mfsBin})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Not b.TempDir: the benchmark's name ("op=stat/mode=run") would put
+	// '=' into the branch paths, which mean branch modes to mfs and mergerfs.
+	run, err := os.MkdirTemp("", "mfs-op-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(run) })
+	n := 3
+	if _, ok := m.(plainDir); ok {
+		n = 1
+	}
+	var branches []string
+	for i := 1; i <= n; i++ {
+		branches = append(branches, filepath.Join(run, "b"+strconv.Itoa(i)))
+	}
+	for _, d := range append(append([]string{}, branches...), filepath.Join(run, "mnt")) {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := prepareOps(branches); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	env, err := m.Setup(ctx, branches, nil)
+	var u *Unavailable
+	if errors.As(err, &u) {
+		b.Skipf("%s", u.Error())
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if env.Teardown != nil {
+		b.Cleanup(func() {
+			if err := env.Teardown(ctx); err != nil {
+				b.Errorf("teardown: %v", err)
+			}
+		})
+	}
+	loop := func(calls int) (float64, *RunStats) {
+		if env.StatsFile != "" {
+			os.Remove(env.StatsFile)
+		}
+		argv := append(append([]string{}, env.Prefix...), mfsBin, WorkerCommand, "--loop", op, "--n", strconv.Itoa(calls), "--dir", env.Dir)
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(cctx, argv[0], argv[1:]...)
+		groupKill(cmd)
+		cmd.WaitDelay = 5 * time.Second
+		cmd.Env = append(os.Environ(), env.ExtraEnv...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("%s: %v\n%s", shellJoin(argv), err, out)
+		}
+		ns, err := parseLoopLine(string(out))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var st *RunStats
+		if env.StatsFile != "" {
+			if raw, err := os.ReadFile(env.StatsFile); err == nil {
+				if s, err := parseRunStats(raw); err == nil {
+					st = &s
+				}
+			}
+		}
+		return ns, st
+	}
+	b.ResetTimer()
+	ns, st := loop(calls)
+	b.StopTimer()
+	trappedPerCall = -1
+	if st != nil {
+		if _, base := loop(0); base != nil {
+			trappedPerCall = float64(st.minus(*base).Notifications) / float64(calls)
+		}
+	}
+	return ns, trappedPerCall
+}
+
+// BenchmarkCProbe runs the C-probe (cprobe/rtt.c): the floor of a seccomp
+// user-notification round trip with a C target and a C supervisor, against
+// the same calls made natively. These are the round trips `mfs bench`
+// prices trapped calls with (the run mode's floor); BenchmarkOp/mode=run
+// shows what the Go supervisor adds on top.
+//
+//	go test -run '^$' -bench CProbe -benchtime 1x -count 5 ./bench/
+func BenchmarkCProbe(b *testing.B) {
+	cases := []struct {
+		name string
+		get  func(*RoundTrip) float64
+	}{
+		{"op=stat/mode=native", func(r *RoundTrip) float64 { return r.NativeStatNS }},
+		{"op=stat-continue/mode=c-supervisor", func(r *RoundTrip) float64 { return r.ContinueNS }},
+		{"op=stat/mode=c-supervisor", func(r *RoundTrip) float64 { return r.StatNS }},
+		{"op=open/mode=native", func(r *RoundTrip) float64 { return r.NativeOpenNS }},
+		{"op=open/mode=c-supervisor", func(r *RoundTrip) float64 { return r.OpenNS }},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			r := measureRoundTrip(context.Background(), b.TempDir(), "", max(b.N, 20000), 1)
+			if !r.Usable() {
+				b.Skipf("C-probe: %s", r.Error)
+			}
+			b.ReportMetric(c.get(r), "ns/call")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
