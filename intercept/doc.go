@@ -13,13 +13,16 @@
 // Go cannot run code between fork and exec, and a filter loaded in the
 // supervisor would trap the supervisor itself, so the mfs binary re-executes
 // itself as a hidden stub (os.Args[1] == StubArg; cmd/mfs calls StubMain
-// first thing) that installs the filter and then execs CMD:
+// first thing) that installs the filter and then starts CMD:
 //
 //	supervisor (Run)                         stub (/proc/self/exe __mfs-run-stub)
 //	----------------                         ------------------------------------
 //	build filter (libseccomp → BPF)
 //	socketpair(SEQPACKET), subreaper
-//	start stub, fd 3 = socket
+//	on a thread locked for the whole run:
+//	clone the stub [NEWPID|NEWNS(|NEWUSER)]  PR_SET_PDEATHSIG(SIGKILL)
+//	  fd 3 = socket                          in a PID namespace: mount / slave,
+//	                                           mount a new /proc
 //	send BPF program               ───────▶  read BPF program
 //	                                         no_new_privs (unless CAP_SYS_ADMIN)
 //	                                         seccomp(SET_MODE_FILTER, NEW_LISTENER |
@@ -28,17 +31,19 @@
 //	SET_FLAGS(SYNC_WAKE_UP)
 //	start receiver
 //	'A' (ack)                      ───────▶  umask; LookPath(CMD)   (trapped: union-aware)
-//	                                         exec CMD               (trapped: union-aware)
+//	                                         PID namespace: fork+exec CMD, stay as init
+//	                                         otherwise:     exec CMD
 //	                               ◀───────  'E' code text          (only if CMD cannot run)
 //	reap children (process-wide reaper)
-//	CMD reaped + listener hung up (the last workload task is gone):
+//	stub reaped + listener hung up (the last workload task is gone):
 //	return CMD's status
 //
 // A stub failure before the ack ('E' code text) becomes Run's error: EBUSY
 // names a nested listener (a nested `mfs run`, or a runtime's seccomp
 // agent), EINVAL a kernel older than 5.14, and so on. CMD not found is exit
 // code 127 with an error naming it, not executable 126, other setup failures
-// 125.
+// 125. A stub that cannot set up its namespaces (clone refused, /proc not
+// mountable) is started again without them (logged at info level).
 //
 // # The filter
 //
@@ -85,13 +90,21 @@
 //
 // For each path argument (resolve.go): the string is read with
 // process_vm_readv (page by page, PATH_MAX); an absolute path without ".."
-// that is not under a target, or a relative one whose base (cwd, or the
-// dirfd's path, from /proc/TID) is neither inside a branch nor leads into a
-// target, is CONTINUEd. Everything else is resolved by vfs.Resolver in the
-// union namespace (symlinks in the union, ".." out of a target as Linux
-// would). A result inside a union is emulated through vfs; a result on the
-// host that the kernel could not reach from the raw string (via a union
-// symlink, ".." out of a target, a virtual cwd) is performed by the
+// that is not under a target (nor under /proc) is CONTINUEd at once, without
+// even NOTIF_ID_VALID (a CONTINUE acts on nothing: the kernel reads the
+// string again, and a reply to a task that is gone fails harmlessly). A
+// relative one whose base (cwd, or the dirfd's path, from /proc/TID) is
+// neither inside a branch nor leads into a target is CONTINUEd too.
+// Everything else is validated (ID_VALID) and resolved by vfs.Resolver in
+// the union namespace (symlinks in the union, ".." out of a target as Linux
+// would). A spelling without "." or ".." whose every directory component
+// was a union directory in a recent resolution (knownDirs, resolve.go: at
+// most a second old, forgotten on every rmdir and rename in or near a
+// union) is the union path itself and skips the resolver: the operation's
+// own vfs call then looks up the last component, walking the same parents on
+// its branches. A result inside a union is emulated through vfs; a result
+// on the host that the kernel could not reach from the raw string (via a
+// union symlink, ".." out of a target, a virtual cwd) is performed by the
 // supervisor on the host path with the caller's identity. A path that
 // cannot be read is CONTINUEd so the kernel reports EFAULT itself.
 //
@@ -100,7 +113,11 @@
 //   - open family: vfs.Open, or vfs.Create when O_CREAT and absent (create
 //     policy, clonepath, caller's umask); the branch fd is injected with
 //     ADDFD|SEND, O_CLOEXEC from the flags. O_EXCL, O_DIRECTORY, O_NOFOLLOW,
-//     trailing slashes and O_CREAT on a directory give Linux's errnos.
+//     trailing slashes and O_CREAT on a directory give Linux's errnos. The
+//     type of the object is looked up first (a FIFO or device open may
+//     block or act, and even a non-blocking one completes a FIFO writer's
+//     open), except for O_DIRECTORY opens (opendir) and opens that ask for
+//     O_NONBLOCK, which go straight to vfs.Open.
 //     openat2 with RESOLVE_* flags gets ENOSYS (callers fall back). ADDFD
 //     cannot inject O_PATH files (the kernel's fget refuses them): an O_PATH
 //     open is CONTINUEd when the task's own string leads the kernel to the
@@ -128,9 +145,17 @@
 //   - mkdir, mknod, symlink, unlink, rmdir, rename(2), link, chmod, chown,
 //     utimes, truncate, xattrs, statfs: the vfs method of the same name.
 //     Two-path calls between a union and anything else get EXDEV.
-//   - execve: the path string is redirected to the branch file (in place if
-//     it fits, else "/dev/fd/N/base" with an injected read-only fd of its
-//     directory) and CONTINUEd: the kernel must open the file itself.
+//   - execve: the kernel must open the file itself, so the path string is
+//     redirected (sys_dirs.go, redirect): CONTINUE when it already leads to
+//     the branch file; else rewritten in place to the branch path when that
+//     fits and keeps the basename; else, for a shell script ("#!" naming sh,
+//     or the calling shell) exec'd by a shell (bash, dash, busybox, ...),
+//     ENOEXEC, on which the shell runs the script itself or through /bin/sh,
+//     opening it by the string it typed, which the union resolves ($0 stays
+//     "./configure" or "/pool/x/configure"); else "/dev/fd/N/base" with an
+//     injected fd of the branch directory; else "/dev/fd/N" with an injected
+//     fd of the file itself (the case of "./configure" or "./tool" after
+//     `cd /pool/x` under a virtual cwd); else ENAMETOOLONG.
 //   - inotify_add_watch: added on the branch copy getattr picks, through a
 //     pidfd_getfd copy of the task's inotify fd (best effort).
 //   - chroot, mount and the other rows of that group: EPERM inside a union;
@@ -144,26 +169,71 @@
 //
 // # Process tree
 //
+// Where a PID namespace is available (CAP_SYS_ADMIN; or, unprivileged, a new
+// user namespace that maps only the caller's own uid and gid, allowed by
+// kernel.unprivileged_userns_clone where that sysctl exists and by
+// user.max_user_namespaces), the stub is cloned into new PID and mount
+// namespaces (and that user namespace) and stays as their init (pid 1): it
+// starts CMD as its child, reaps every process of the namespace, relays
+// SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM to CMD (to
+// the whole namespace once CMD has exited), and exits with CMD's status
+// (128+n for a signal) when nothing else runs in the namespace. Its
+// parent-death signal is SIGKILL, and the thread that cloned it stays
+// locked until it has been reaped (the signal follows the parent *thread*;
+// Go ends threads whose goroutine exits locked): when the supervisor dies,
+// the kernel kills init and with it every process of the workload,
+// background jobs and double-forked daemons included.
+//
+// Why init and not CMD as pid 1: pid 1 ignores every signal it has no
+// handler for ("kill $$", a forwarded SIGTERM to a `sleep`), and its exit
+// kills the namespace, so background jobs could not outlive CMD. With CMD a
+// child of init, $$, $!, kill, wait and job control behave as anywhere else.
+// Its pid is small (init's own threads take the first few). The namespace
+// gets its own /proc (mounted by init in a mount namespace whose mounts are
+// made slaves first, so nothing propagates back to the host): with the
+// host's /proc, "ps", "pgrep", "kill $(pgrep x)" and /proc/$$ would name
+// other processes than the pids the workload is given. readlink of
+// /proc/N/{cwd,exe,root,fd/K} with a namespace pid N is read through init's
+// view of /proc.
+//
+// What the namespaces change for the workload: it sees and can signal only
+// its own processes (a `kill` of a host pid read from a pid file fails with
+// ESRCH); mounts it makes (as root) stay in its mount namespace and vanish
+// with it, and /proc/self/mountinfo shows one more /proc. In the user
+// namespace (unprivileged), ids other than the caller's own show as 65534
+// (kernel.overflowuid): root-owned files list as nobody/nogroup, emulated
+// stat results say the same, and chown to such an id fails with EINVAL, as
+// natively there; supplementary groups show as 65534 too. The
+// Config.NoPIDNamespace option keeps the caller's namespaces.
+//
+// Without a PID namespace (NoPIDNamespace, or none available) the stub execs
+// CMD, which keeps the parent-death signal: the supervisor's death kills
+// CMD, but its descendants run on with every trapped call failing (ENOSYS).
 // While any Run is active the process is a child subreaper and one
 // process-wide reaper (reaper.go) reaps every child, handing each Run the
-// status of its own stub (which became CMD). A Run finishes when CMD has
-// been reaped and its listener has hung up (every task carrying its filter
-// has exited: background jobs keep their union), so concurrent Runs in one
-// process neither wait for each other nor see each other's statuses.
-// Signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) go to CMD, and after CMD's exit
-// to what is left of the workload; cancelling the context kills it.
+// status of its own stub. A Run finishes when the stub has been reaped and
+// its listener has hung up (every task carrying its filter has exited:
+// background jobs keep their union), so concurrent Runs in one process
+// neither wait for each other nor see each other's statuses. Signals
+// (SIGINT, SIGTERM, SIGHUP, SIGQUIT) go to the stub (init, or CMD itself),
+// and after its exit to what is left of the workload; cancelling the
+// context kills it (in a namespace, killing init is enough).
 //
 // # Concurrency and lock order
 //
 // Receivers share the supervisor; its mutable state is the directory
-// snapshot cache (dirCache.mu), the virtual-cwd table (vcwdTable.mu), the
+// snapshot cache (dirCache.mu), the known union directories (one
+// knownDirs.mu per union), the virtual-cwd table (vcwdTable.mu), the
 // per-thread identity cache (credCache.mu, dropped on every clone, exec and
-// set*id notification), the live-receiver set (supervisor.mu, for the
-// watchdog) and the branch-root lists (atomic pointers, replaced when the
-// control file changes the branches). No two of these locks are ever held
-// together, and none is held across a vfs call except dirCache.mu around
-// the listing of one directory. The process-wide reaperState.mu is held
-// across the stub's fork so its status cannot be reaped unseen.
+// set*id notification), the tid → tgid cache of non-leader threads
+// (tgidCache.mu, dropped likewise), the live-receiver set (supervisor.mu,
+// for the watchdog) and the branch-root lists (atomic pointers, replaced
+// when the control file changes the branches). No two of these locks are
+// ever held together, and none is held across a vfs call except dirCache.mu
+// around the listing of one directory. The process-wide reaperState.mu is
+// held across the stub's fork so its status cannot be reaped unseen. The
+// vfs.Cred handed to vfs lives in the receiver's worker (vfs keeps no
+// reference), so the hot path allocates only the path string.
 //
 // # Limits
 //
@@ -183,19 +253,34 @@
 //     reverse map cannot tell a branch opened directly from one injected).
 //   - Virtual cwd: untrapped syscalls (bind/connect of AF_UNIX paths) see the
 //     stale kernel cwd; a child inherits only while its kernel cwd is
-//     unchanged; while any process has one, cwd-dependent calls pay two
-//     /proc reads.
-//   - execve by a relative path too short for "/dev/fd/N/name" (e.g.
+//     unchanged; while any process has one, cwd-dependent calls of processes
+//     whose kernel cwd is its anchor pay a readlink of /proc/TID/cwd and a
+//     pidfd poll (the first call of each new process also reads the
+//     /proc/PID/stat of its ancestors up to the one it inherits from).
+//   - Known union directories: a union directory replaced by a symlink or a
+//     file behind the supervisor's back (another process editing a branch
+//     directly) can go unseen for up to a second by a path through it; a
+//     removal is seen at once (the operation's own lookup fails).
+//   - execve by a relative name shorter than "/dev/fd/N" (9 bytes, e.g.
 //     "./tool") of a program the kernel cannot reach from its own cwd (a
 //     virtual cwd, or the file on another branch than the kernel cwd's copy)
-//     fails with ENAMETOOLONG: the string cannot grow and the pointer cannot
-//     change.
+//     fails with ENAMETOOLONG, unless it is a shell script run by a shell:
+//     the string cannot grow and the pointer cannot change. The "/dev/fd/N"
+//     form needs read permission on the program (the supervisor opens it)
+//     and, when the exec'ing program passed the same string as argv[0]
+//     (dash, execvp), argv[0] reads "/dev/fd/N" too.
+//   - A shell script answered with ENOEXEC runs under the calling shell
+//     (bash) or /bin/sh (dash, busybox, execvp), not under its "#!" line:
+//     this is done only when the line names sh or the calling shell itself.
+//     A program that calls execve directly (Go's os/exec, Python's
+//     subprocess) and does not fall back gets "exec format error" there; a
+//     script of another interpreter gets "/dev/fd/N" as $0 (or __file__).
 //   - execve from a union: the "#!" interpreter and the ELF interpreter are
-//     found by the kernel in the real namespace; a script sees $0 as
-//     "/dev/fd/N/name" when the rewrite did not fit in place, and the directory
-//     fd N stays open in it (non-close-on-exec, so the interpreter can open
-//     the script); no_new_privs (unprivileged) disables setuid bits. A path
-//     string too short for any rewrite fails with ENAMETOOLONG.
+//     found by the kernel in the real namespace; a script exec'd through an
+//     injected fd sees $0 as "/dev/fd/N/name" or "/dev/fd/N", and the fd N
+//     stays open in it (non-close-on-exec, so the interpreter can open the
+//     script); no_new_privs (unprivileged) disables setuid bits. A vfork
+//     parent (posix_spawn) sees the rewritten string after the child's exec.
 //   - O_TMPFILE in a union: EOPNOTSUPP. openat2 RESOLVE_* in a union:
 //     ENOSYS. linkat(AT_EMPTY_PATH) into a union: EXDEV. O_PATH opens that
 //     cannot be CONTINUEd are real read-only opens (read permission needed;
@@ -211,9 +296,18 @@
 //     truncate64/statfs64/fstatfs64 get ENOSYS inside a union (glibc uses
 //     the 64-bit forms); everything else is emulated as on x86_64.
 //   - /proc/self/maps, mountinfo and lsof output still show branch paths.
-//   - Supervisor death: every trapped call of the workload then fails with
-//     ENOSYS (fds already open keep working); the workload is not killed
-//     (no PID namespace yet).
+//   - Supervisor death: in a PID namespace the kernel kills the workload
+//     (see Process tree). Without one, only CMD is killed; its descendants
+//     run on with every trapped call failing with ENOSYS (fds already open
+//     keep working). In a namespace, killing init alone (from outside)
+//     ends the workload too.
+//   - PID namespace: the workload cannot see or signal host processes, its
+//     mounts are its own, and, unprivileged, other users' ids show as 65534
+//     (Process tree). /proc/N/task/M and other links read through
+//     /proc/N/... follow init's /proc; paths the kernel resolves are not
+//     affected. The supervisor resolves host paths in its own mount
+//     namespace: a mount the workload made itself is not seen through a
+//     union symlink.
 //   - Run reaps every child of the calling process while it runs (it is a
 //     child subreaper): call it from a process with no other children to
 //     wait for, as `mfs run` is.

@@ -355,6 +355,7 @@ func spawn(argv, env []string, std *stdio, mode stubMode, ns nsKind) (*spawned, 
 	}
 	sp.proc = r.proc
 	sp.w = newWaiter(r.proc, r.status)
+	sp.w.init = mode.init
 	return sp, nil
 }
 
@@ -470,6 +471,7 @@ func waitWorkload(finished <-chan struct{}, lfd int, log interface{ Warn(string,
 type waiter struct {
 	proc   *os.Process
 	pid    int
+	init   bool          // the stub is init of a PID namespace: relay through it
 	done   chan struct{} // closed when CMD has been reaped
 	mu     sync.Mutex
 	exited bool
@@ -488,8 +490,13 @@ func newWaiter(p *os.Process, st <-chan unix.WaitStatus) *waiter {
 	return w
 }
 
-// forward relays signals to CMD, or to what is left of the workload once CMD
-// has exited; ctx cancellation kills the workload.
+// forward relays signals to CMD (through init in a PID namespace), or to
+// what is left of the workload once the stub has exited; ctx cancellation
+// kills the workload. SIGINT and SIGQUIT are not relayed while this process
+// is in the foreground process group of its terminal: the terminal sent
+// them to the whole group, the workload included (or to the workload's own
+// foreground job), and a second copy would make programs that take a second
+// ^C as "quit now" do so.
 func (w *waiter) forward(ctx context.Context, sigs <-chan os.Signal, stop <-chan struct{}) {
 	for {
 		select {
@@ -498,19 +505,38 @@ func (w *waiter) forward(ctx context.Context, sigs <-chan os.Signal, stop <-chan
 		case <-ctx.Done():
 			w.killAll()
 			return
-		case sig := <-sigs:
+		case s := <-sigs:
+			sig := s.(syscall.Signal)
+			if (sig == unix.SIGINT || sig == unix.SIGQUIT) && inForeground() {
+				continue
+			}
 			w.mu.Lock()
 			exited := w.exited
 			w.mu.Unlock()
 			if !exited {
+				if r, ok := relaySignal(sig); ok && w.init {
+					sig = r
+				}
 				w.proc.Signal(sig) // pidfd-based: never hits a reused pid
 				continue
 			}
 			for _, pid := range w.workload() {
-				unix.Kill(pid, sig.(syscall.Signal))
+				unix.Kill(pid, sig)
 			}
 		}
 	}
+}
+
+// inForeground reports whether this process is in the foreground process
+// group of its controlling terminal.
+func inForeground() bool {
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false // no controlling terminal
+	}
+	defer unix.Close(fd)
+	pg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err == nil && pg == unix.Getpgrp()
 }
 
 // killAll sends SIGKILL to CMD and the rest of the workload.

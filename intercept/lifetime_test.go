@@ -196,3 +196,58 @@ func running(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }
+
+// TestRunRelaySIGINT: a SIGINT sent to the supervisor (not by its terminal)
+// reaches CMD once, through init in a namespace and directly without.
+func TestRunRelaySIGINT(t *testing.T) {
+	if inForeground() {
+		t.Skip("in a terminal's foreground group, SIGINT is the terminal's to deliver")
+	}
+	for _, noNS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pidns", true: "none"}[noNS], func(t *testing.T) {
+			f := twoBranches(t)
+			ready := filepath.Join(f.dir, "ready")
+			done := make(chan runResult, 1)
+			go func() {
+				done <- f.runCfg(t, Config{NoPIDNamespace: noNS, Argv: []string{"sh", "-c",
+					"trap 'echo INT; kill $p; exit 5' INT; sleep 30 & p=$!; touch " + ready + "; wait"}})
+			}()
+			waitFor(t, ready)
+			time.Sleep(50 * time.Millisecond)
+			must(t, syscall.Kill(os.Getpid(), syscall.SIGINT))
+			select {
+			case r := <-done:
+				if r.code != 5 || r.stdout != "INT\n" {
+					t.Fatalf("relayed SIGINT: code %d stdout %q err %v", r.code, r.stdout, r.err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("SIGINT was not relayed")
+			}
+		})
+	}
+}
+
+func TestInitSignal(t *testing.T) {
+	for _, c := range []struct {
+		in   syscall.Signal
+		out  syscall.Signal
+		pass bool
+	}{
+		{syscall.SIGINT, 0, false}, // the terminal's: CMD has it
+		{syscall.SIGQUIT, 0, false},
+		{syscall.SIGCHLD, 0, false},
+		{syscall.SIGURG, 0, false},
+		{syscall.SIGTERM, syscall.SIGTERM, true},
+		{syscall.SIGUSR1, syscall.SIGUSR1, true},
+	} {
+		if got, ok := initSignal(c.in); got != c.out || ok != c.pass {
+			t.Errorf("initSignal(%v) = %v %v, want %v %v", c.in, got, ok, c.out, c.pass)
+		}
+	}
+	for _, sig := range relayed {
+		r, ok := relaySignal(sig)
+		if got, pass := initSignal(r); !ok || !pass || got != sig {
+			t.Errorf("relay of %v: %v %v → %v %v", sig, r, ok, got, pass)
+		}
+	}
+}

@@ -237,6 +237,8 @@ func mountProc() error {
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("run stub: mounting /proc for the PID namespace: %w", err)
 	}
+	// How `ps` in the workload names pid 1 (the process, not this thread).
+	os.WriteFile("/proc/self/comm", []byte("mfs-run-init"), 0)
 	return nil
 }
 
@@ -248,12 +250,38 @@ func dropCaps() error {
 	return unix.Capset(&hdr, &data[0])
 }
 
-// forwardedSignals are relayed by init to CMD (to the whole namespace once
-// CMD has exited); the supervisor relays SIGINT, SIGTERM, SIGHUP and SIGQUIT
-// to init.
-var forwardedSignals = map[syscall.Signal]bool{
-	unix.SIGINT: true, unix.SIGTERM: true, unix.SIGHUP: true, unix.SIGQUIT: true,
-	unix.SIGUSR1: true, unix.SIGUSR2: true, unix.SIGALRM: true,
+// relayed are the signals the supervisor relays to the workload. To init it
+// sends relayed[i] as signal relayBase+i (a real-time signal: glibc keeps
+// 32 and 33), so init can tell a relay from a keyboard signal that the
+// terminal already delivered to CMD in the same foreground process group.
+var relayed = []syscall.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
+
+const relayBase = 40
+
+// relaySignal is the signal that asks init to relay sig.
+func relaySignal(sig syscall.Signal) (syscall.Signal, bool) {
+	for i, r := range relayed {
+		if r == sig {
+			return syscall.Signal(relayBase + i), true
+		}
+	}
+	return 0, false
+}
+
+// initSignal decides what init does with a signal it received: the signal
+// to pass on to the workload, or false. A relay from the supervisor is
+// passed on; SIGINT and SIGQUIT sent to init itself come from the terminal
+// (init is in its foreground group with CMD, which has them already);
+// other signals sent to init itself (kill 1 from inside) go to the workload.
+func initSignal(s syscall.Signal) (syscall.Signal, bool) {
+	if s >= relayBase && int(s) < relayBase+len(relayed) {
+		return relayed[s-relayBase], true
+	}
+	switch s {
+	case unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM:
+		return s, true
+	}
+	return 0, false
 }
 
 // initRun is the stub as pid 1 of the workload's PID namespace: it starts
@@ -310,7 +338,10 @@ func initRun(path string, argv []string) (int, error) {
 			}
 		case s := <-sigs:
 			sig, ok := s.(syscall.Signal)
-			if !ok || !forwardedSignals[sig] {
+			if !ok {
+				continue
+			}
+			if sig, ok = initSignal(sig); !ok {
 				continue
 			}
 			if code < 0 {
