@@ -5,7 +5,7 @@ BIN := bin/mfs
 PKGS := libseccomp-dev pkg-config fuse3 rsync attr mergerfs sqlite3 busybox-static
 export CGO_ENABLED ?= 1
 
-.PHONY: all deps build test lint bench fuzz demo clean
+.PHONY: all deps build test lint bench bench-quick fuzz demo clean
 
 all: build
 
@@ -33,6 +33,12 @@ lint:
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./vfs/...
+	$(GO) test -run '^$$' -bench RoundTrip -count 5 ./intercept/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 5 ./bench/
+
+# Side by side with native and mergerfs, about half a minute; see bench/RESULTS.md for full runs.
+bench-quick: deps build
+	./$(BIN) bench --quick
 
 # Fuzz each parser for FUZZTIME (not part of make test). A crasher lands in
 # testdata/fuzz/ and then runs as a regression case in every make test.

@@ -40,6 +40,9 @@
 //	mergerfs-defaults  `mergerfs -f B1:B2:B3 MNT`: mergerfs 2.33.5's own defaults (epmfs
 //	                   creates, cache.files=libfuse, no use_ino)
 //
+// --modes defaults to the first six; the two defaults modes are asked for by
+// name (they make a full run a third longer).
+//
 // mount, mount-passthrough and mergerfs get identical explicit options,
 // EquivalentOptions: mfs's defaults made explicit (category.create=pfrd,
 // category.search=ff, category.action=epall, cache.attr=1, cache.entry=1,
