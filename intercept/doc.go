@@ -301,6 +301,11 @@
 //     run on with every trapped call failing with ENOSYS (fds already open
 //     keep working). In a namespace, killing init alone (from outside)
 //     ends the workload too.
+//   - The namespaces add about 4-6 ms to the start and end of a run (creating
+//     and tearing down the mount and PID namespaces, mounting /proc, init's
+//     fork of CMD): `mfs run -- /bin/true` took 10 ms without them and 14 ms
+//     with them on a 2-vCPU VM. Processes started inside the run pay nothing
+//     more.
 //   - PID namespace: the workload cannot see or signal host processes, its
 //     mounts are its own, and, unprivileged, other users' ids show as 65534
 //     (Process tree). /proc/N/task/M and other links read through

@@ -33,6 +33,7 @@ type branch struct {
 	fd      int        // O_PATH|O_DIRECTORY fd of the root, -1 when unavailable
 	dev     uint64     // st_dev of the root when fd was opened
 	checked time.Time  // last revalidation of fd against the path
+	oldFds  []int      // replaced root fds, closed by close()
 	space   policy.Space
 	spaceOK bool
 	spaceAt time.Time
@@ -58,7 +59,10 @@ func (b *branch) reopen() {
 		return
 	}
 	if b.fd >= 0 {
-		unix.Close(b.fd)
+		// Callers that read the number through rootFast may still be using
+		// it: closing it now could let the number be reused under them.
+		// Replaced roots are closed with the branch.
+		b.oldFds = append(b.oldFds, b.fd)
 	}
 	b.fd, b.dev = fd, st.Dev
 }
@@ -107,6 +111,10 @@ func (b *branch) close() {
 		unix.Close(b.fd)
 		b.fd = -1
 	}
+	for _, fd := range b.oldFds {
+		unix.Close(fd)
+	}
+	b.oldFds = nil
 	b.mu.Unlock()
 }
 
