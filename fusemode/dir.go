@@ -34,15 +34,9 @@ func (r *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEn
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if in.Offset == 0 && h.served {
-		// rewinddir(3): POSIX wants the listing to reflect the directory now.
-		ents, e := r.pool.Readdir(bg, h.cred, h.rel)
-		if e != 0 {
-			return r.reply("readdir", e)
-		}
-		h.dirents = ents
+	if st := r.rewind(h, in.Offset, "readdir"); st != fuse.OK {
+		return st
 	}
-	h.served = true
 	if in.Offset > uint64(len(h.dirents)) {
 		return fuse.OK
 	}
@@ -89,14 +83,9 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if in.Offset == 0 && h.served {
-		ents, e := r.pool.Readdir(bg, h.cred, h.rel)
-		if e != 0 {
-			return r.reply("readdirplus", e)
-		}
-		h.dirents = ents
+	if st := r.rewind(h, in.Offset, "readdirplus"); st != fuse.OK {
+		return st
 	}
-	h.served = true
 	if in.Offset > uint64(len(h.dirents)) {
 		return fuse.OK
 	}
@@ -127,5 +116,20 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		r.fillEntry(e, n, &a, o)
 		r.stats.plusEntries.Add(1)
 	}
+	return fuse.OK
+}
+
+// rewind takes a fresh snapshot when a listing that was already served is
+// read again from offset 0: rewinddir(3) must reflect the directory now.
+// Preconditions: h.mu held.
+func (r *rawFS) rewind(h *handle, off uint64, op string) fuse.Status {
+	if off == 0 && h.served {
+		ents, e := r.pool.Readdir(bg, h.cred, h.rel)
+		if e != 0 {
+			return r.reply(op, e)
+		}
+		h.dirents = ents
+	}
+	h.served = true
 	return fuse.OK
 }
