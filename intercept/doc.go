@@ -128,7 +128,10 @@
 //     written into the task. statx stats the branch object itself (birth time
 //     included) and falls back to the vfs attributes when they differ
 //     (follow-symlinks, symlinkify, the synthetic root). st_dev/st_ino are
-//     the real branch values, consistent with fstat on injected fds.
+//     the real branch values, consistent with fstat on injected fds. A
+//     directory keeps the branch it was first reported from while a copy
+//     exists there (vfs.Pool.KeepDirIdentity), so a create that clones it
+//     onto an earlier branch does not change its identity under tar or fts.
 //   - access family: vfs.Access with the real ids (plain access) or the
 //     effective ones (AT_EACCESS).
 //   - readlink: vfs.Readlink. readlink of /proc/{self,thread-self,N}/{cwd,

@@ -192,6 +192,10 @@ func buildUnions(us []vfs.Union) ([]*unionInfo, error) {
 		if !filepath.IsAbs(u.Target) || filepath.Clean(u.Target) != u.Target || u.Target == "/" {
 			return nil, fmt.Errorf("union target %q must be an absolute, clean path other than /", u.Target)
 		}
+		// Stats report real st_dev/st_ino (fstat of injected fds is native),
+		// so a directory must not change identity when a create clones it
+		// onto an earlier branch: tar and fts compare it.
+		u.Pool.KeepDirIdentity()
 		ui := &unionInfo{u: u, target: u.Target}
 		parent := filepath.Dir(u.Target)
 		if r, err := filepath.EvalSymlinks(parent); err == nil && r == parent {

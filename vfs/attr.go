@@ -50,6 +50,11 @@ func (s *state) getattr(rel string) (Attr, unix.Errno) {
 	if e != 0 {
 		return Attr{Branch: -1}, e
 	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR && s.pool.pins.on.Load() {
+		if j, pst, ok := s.pinDir(rel, idx[0]); ok {
+			idx[0], st = j, pst
+		}
+	}
 	b := s.branches[idx[0]]
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK && s.opts.FollowSymlinks != config.FollowNever {
 		s.follow(b, rel, &st)

@@ -55,6 +55,12 @@ func (p *Pool) Open(ctx context.Context, c *Cred, rel string, flags int) (*File,
 		if e != 0 {
 			return e
 		}
+		if s.pool.pins.on.Load() && flags&(unix.O_WRONLY|unix.O_RDWR) == 0 {
+			if fd, j, ok := s.pinnedOpen(rel, idx[0], flags&^unix.O_CREAT); ok {
+				f = p.newFile(fd, j, rel, flags)
+				return 0
+			}
+		}
 		b := s.branches[idx[0]]
 		if s.opts.LinkCOW && flags&(unix.O_WRONLY|unix.O_RDWR) != 0 {
 			s.breakLink(b, rel)

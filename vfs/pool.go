@@ -34,6 +34,7 @@ type Pool struct {
 	uid    uint32 // owner reported for the control file
 	gid    uint32
 	dlocks dirLocks
+	pins   dirPins
 }
 
 // state is one immutable configuration: the branch list and resolved policies.
