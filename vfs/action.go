@@ -129,6 +129,7 @@ func (p *Pool) Rmdir(ctx context.Context, c *Cred, rel string) unix.Errno {
 			return unix.ENOTDIR
 		}
 	}
+	defer s.forgetRealDirs() // after the removal: a walk racing it must not outlive it
 	idx, res, e := s.eachOp(c, policy.FuncRmdir, rel, func(b *branch, a at) unix.Errno {
 		err := unix.Unlinkat(a.dir, a.name, unix.AT_REMOVEDIR)
 		if errnoOf(err) == unix.ENOTDIR && s.opts.FollowSymlinks != config.FollowNever {

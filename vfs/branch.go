@@ -38,6 +38,8 @@ type branch struct {
 	spaceOK bool
 	spaceAt time.Time
 	bsize   int64
+
+	real realDirs // directories recently walked without meeting a symlink
 }
 
 func newBranch(path string, mode policy.Mode, minfree uint64, own bool) *branch {
@@ -286,6 +288,9 @@ func (b *branch) lstat(rel string) (unix.Stat_t, unix.Errno) {
 	if strings.IndexByte(rel, '/') < 0 {
 		return st, errnoOf(unix.Fstatat(root, rel, &st, unix.AT_SYMLINK_NOFOLLOW))
 	}
+	if e, ok := b.lstatKnown(root, rel, &st); ok {
+		return st, e
+	}
 	fd, err := openBeneath(root, rel, unix.O_PATH|unix.O_NOFOLLOW, 0)
 	if err == unix.ELOOP && b.follow.Load() {
 		return st, errnoOf(unix.Lstat(b.hostPath(rel), &st))
@@ -295,6 +300,9 @@ func (b *branch) lstat(rel string) (unix.Stat_t, unix.Errno) {
 	}
 	err = unix.Fstat(fd, &st)
 	unix.Close(fd)
+	if err == nil {
+		b.real.learn(rel[:strings.LastIndexByte(rel, '/')])
+	}
 	return st, errnoOf(err)
 }
 

@@ -34,6 +34,7 @@ func (p *Pool) Rename(ctx context.Context, c *Cred, oldRel, newRel string, flags
 		return unix.EINVAL
 	}
 	s := p.state()
+	defer s.forgetRealDirs() // a renamed directory's path may now be anything
 	if e := s.renameTypes(c, oldRel, newRel, flags); e != 0 {
 		return e
 	}
