@@ -17,7 +17,12 @@
 // (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS): a root server cannot be raced out of
 // a branch by a swapped symlink, and the operation then acts on a
 // (parent fd, name) pair. Symlinks are resolved in the union namespace by the
-// front end (the kernel above a mount; the Resolver under `mfs run`).
+// front end (the kernel above a mount; the Resolver under `mfs run`). One
+// shortcut: a stat below a directory that such a walk passed within the
+// last second is a single fstatat (realdirs.go); vfs's own renames and rmdirs
+// forget those directories, and only metadata is read, with the caller's
+// identity, so a symlink swapped in behind mfs's back shows nothing the
+// caller could not stat itself.
 //
 // # Identity
 //
