@@ -178,7 +178,7 @@ func (t *task) openUnion(l loc, a vfs.Attr, e unix.Errno, flags int, mode uint32
 	if l.dir {
 		fl |= unix.O_DIRECTORY
 	}
-	f, e := pool.Open(ctx, c, l.rel, fl)
+	f, e := pool.OpenFound(ctx, c, l.rel, a, fl)
 	if e != 0 {
 		return fail(e)
 	}

@@ -55,27 +55,55 @@ func (p *Pool) Open(ctx context.Context, c *Cred, rel string, flags int) (*File,
 		if e != 0 {
 			return e
 		}
-		if s.pool.pins.on.Load() && flags&(unix.O_WRONLY|unix.O_RDWR) == 0 {
-			if fd, j, ok := s.pinnedOpen(rel, idx[0], flags&^unix.O_CREAT); ok {
-				f = p.newFile(fd, j, rel, flags)
-				return 0
-			}
-		}
-		b := s.branches[idx[0]]
-		if s.opts.LinkCOW && flags&(unix.O_WRONLY|unix.O_RDWR) != 0 {
-			s.breakLink(b, rel)
-		}
-		fd, e := b.openPath(rel, flags&^unix.O_CREAT, 0)
-		if e == unix.EACCES && flags&(unix.O_WRONLY|unix.O_RDWR) != 0 && s.nfsOpenHack(rel) {
-			fd, e = s.openReadOnlyEmpty(b, rel, flags)
-		}
-		if e != 0 {
-			return e
-		}
-		f = p.newFile(fd, idx[0], rel, flags)
-		return 0
+		f, e = s.openOn(rel, idx[0], flags)
+		return e
 	})
 	return f, e
+}
+
+// OpenFound is Open for a rel that Getattr just found on a.Branch: when
+// func.open and func.getattr are the same policy it opens on that branch
+// without searching again (the object the caller was shown, and one lookup
+// per branch probed saved). If rel is gone from there meanwhile, or the
+// policies differ, it is Open.
+func (p *Pool) OpenFound(ctx context.Context, c *Cred, rel string, a Attr, flags int) (*File, unix.Errno) {
+	s := p.state()
+	if rel == ControlFile || a.Branch < 0 || a.Branch >= len(s.branches) ||
+		s.funcs[policy.FuncOpen] != s.funcs[policy.FuncGetattr] {
+		return p.Open(ctx, c, rel, flags)
+	}
+	var f *File
+	e := asCaller(c, func() unix.Errno {
+		var e unix.Errno
+		f, e = s.openOn(rel, a.Branch, flags)
+		return e
+	})
+	if e == unix.ENOENT {
+		return p.Open(ctx, c, rel, flags)
+	}
+	return f, e
+}
+
+// openOn opens rel on branch i, which a search picked. Runs as the caller.
+func (s *state) openOn(rel string, i int, flags int) (*File, unix.Errno) {
+	p := s.pool
+	if p.pins.on.Load() && flags&(unix.O_WRONLY|unix.O_RDWR) == 0 {
+		if fd, j, ok := s.pinnedOpen(rel, i, flags&^unix.O_CREAT); ok {
+			return p.newFile(fd, j, rel, flags), 0
+		}
+	}
+	b := s.branches[i]
+	if s.opts.LinkCOW && flags&(unix.O_WRONLY|unix.O_RDWR) != 0 {
+		s.breakLink(b, rel)
+	}
+	fd, e := b.openPath(rel, flags&^unix.O_CREAT, 0)
+	if e == unix.EACCES && flags&(unix.O_WRONLY|unix.O_RDWR) != 0 && s.nfsOpenHack(rel) {
+		fd, e = s.openReadOnlyEmpty(b, rel, flags)
+	}
+	if e != 0 {
+		return nil, e
+	}
+	return p.newFile(fd, i, rel, flags), 0
 }
 
 // Close closes the branch fd.

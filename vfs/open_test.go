@@ -135,3 +135,33 @@ func TestReopenAndFdXattrs(t *testing.T) {
 		t.Fatalf("after removexattr: %v", e)
 	}
 }
+
+// TestOpenFound: OpenFound opens on the branch Getattr reported when
+// func.open is func.getattr's policy, searches again when they differ, and
+// falls back to Open when the file left that branch.
+func TestOpenFound(t *testing.T) {
+	ctx := context.Background()
+	read := func(f *File) string {
+		t.Helper()
+		buf := make([]byte, 16)
+		n, e := f.ReadAt(buf, 0)
+		if e != 0 && n == 0 {
+			t.Fatal(e)
+		}
+		f.Close()
+		return string(buf[:n])
+	}
+	p, dirs := newTestPool(t, nil, []string{"f=zero"}, []string{"f=one"})
+	f, e := p.OpenFound(ctx, RootCred, "f", Attr{Branch: 1}, unix.O_RDONLY)
+	if e != 0 || f.Branch() != 1 || read(f) != "one" {
+		t.Fatalf("OpenFound on branch 1: %v", e)
+	}
+	must(t, os.Remove(filepath.Join(dirs[1], "f")))
+	if f, e = p.OpenFound(ctx, RootCred, "f", Attr{Branch: 1}, unix.O_RDONLY); e != 0 || read(f) != "zero" {
+		t.Fatalf("OpenFound after the file left branch 1: %v", e)
+	}
+	p2, _ := newTestPool(t, []string{"func.open=ff", "func.getattr=newest"}, []string{"f=zero"}, []string{"f=one"})
+	if f, e = p2.OpenFound(ctx, RootCred, "f", Attr{Branch: 1}, unix.O_RDONLY); e != 0 || read(f) != "zero" {
+		t.Fatalf("OpenFound with func.open != func.getattr must search with func.open (ff): %v", e)
+	}
+}
