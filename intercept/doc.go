@@ -207,7 +207,8 @@
 // (kernel.overflowuid): root-owned files list as nobody/nogroup, emulated
 // stat results say the same, and chown to such an id fails with EINVAL, as
 // natively there; supplementary groups show as 65534 too. The
-// Config.NoPIDNamespace option keeps the caller's namespaces.
+// Config.NoPIDNamespace option (mfs run --no-pid-namespace) keeps the
+// caller's namespaces.
 //
 // Without a PID namespace (NoPIDNamespace, or none available) the stub execs
 // CMD, which keeps the parent-death signal: the supervisor's death kills

@@ -169,6 +169,22 @@ func TestRunCLI(t *testing.T) {
 			}
 		})
 	}
+	// --no-pid-namespace keeps CMD in our PID namespace; without it (root
+	// here) CMD gets its own.
+	ours, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []bool{false, true} {
+		args := []string{"run", "--union", union}
+		if flag {
+			args = append(args, "--no-pid-namespace")
+		}
+		out, stderr, code := mfs(t, append(args, "--", "readlink", "/proc/self/ns/pid")...)
+		if code != 0 || (strings.TrimSpace(out) == ours) != flag {
+			t.Fatalf("%v: exit %d, pid namespace %q (ours %q), stderr %q", args, code, out, ours, stderr)
+		}
+	}
 	_, stderr, _ = mfs(t, "run", "--union", union, "-o", "cache.files=full", "--", "true")
 	if !strings.Contains(stderr, "cache.files") || !strings.Contains(stderr, "only apply to a mount") {
 		t.Fatalf("mount-only option not reported: %q", stderr)

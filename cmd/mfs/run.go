@@ -38,6 +38,8 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "o", Usage: "mergerfs options for every union, comma-separated (repeatable)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "trace every trapped syscall to stderr"},
 			&cli.StringFlag{Name: "stats", Usage: "write the supervisor's counters (JSON) to FILE when CMD exits"},
+			&cli.BoolFlag{Name: "no-pid-namespace", Usage: "keep CMD in this PID and mount namespace (host pids, can signal host processes); " +
+				"if the supervisor dies, only CMD is killed and the rest of the workload's trapped calls fail"},
 		},
 		Action: func(c *cli.Context) error {
 			argv := c.Args().Slice()
@@ -68,6 +70,7 @@ func runCommand() *cli.Command {
 			stats := &intercept.Stats{}
 			code, err := intercept.Run(context.Background(), intercept.Config{
 				Unions: us, Argv: argv, Env: os.Environ(), Verbose: c.Bool("verbose"), Logger: logger, Stats: stats,
+				NoPIDNamespace: c.Bool("no-pid-namespace"),
 			})
 			for _, path := range []string{c.String("stats"), os.Getenv(runStatsEnv)} {
 				if path != "" {
