@@ -377,19 +377,11 @@ func (t *task) statx(dirfd int, addr uint64, flags int, mask uint32, buf uint64)
 	return value(0)
 }
 
+// branchStatx fills stx from the branch object Getattr reported (birth time
+// and the other statx-only fields). false: it failed or is no longer that
+// object, and the caller converts a's attributes instead.
 func (t *task) branchStatx(l loc, a vfs.Attr, c *vfs.Cred, flags int, mask uint32, stx *unix.Statx_t) bool {
-	roots := l.ui.branches()
-	if a.Branch < 0 || a.Branch >= len(roots) {
-		return false
-	}
-	bp := roots[a.Branch]
-	if l.rel != "" {
-		bp += "/" + l.rel
-	}
-	e := t.hostAs(c, func() error {
-		return unix.Statx(unix.AT_FDCWD, bp, unix.AT_SYMLINK_NOFOLLOW|flags&(unix.AT_STATX_FORCE_SYNC|unix.AT_STATX_DONT_SYNC), int(mask), stx)
-	})
-	if e != 0 {
+	if l.ui.u.Pool.StatxOn(t.s.ctx, c, l.rel, a.Branch, flags, mask, stx) != 0 {
 		return false
 	}
 	return stx.Ino == a.Stat.Ino && uint32(stx.Mode) == a.Stat.Mode && int64(stx.Size) == a.Stat.Size

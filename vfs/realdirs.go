@@ -79,12 +79,19 @@ func (s *state) forgetRealDirs() {
 // its parent is a remembered real directory. ok=false: the parent is not
 // remembered (or the path is long), walk instead.
 func (b *branch) lstatKnown(root int, rel string, st *unix.Stat_t) (unix.Errno, bool) {
-	if len(rel) > chunkMax {
-		return 0, false
-	}
-	parent := rel[:strings.LastIndexByte(rel, '/')]
-	if !b.real.known(parent) {
+	if !b.knownBelow(rel) {
 		return 0, false
 	}
 	return errnoOf(unix.Fstatat(root, rel, st, unix.AT_SYMLINK_NOFOLLOW)), true
+}
+
+// knownBelow reports whether rel (not "") can be looked up from the root fd
+// with a plain *at call: a top-level name, or a name in a remembered real
+// directory, and short enough for one syscall.
+func (b *branch) knownBelow(rel string) bool {
+	if len(rel) > chunkMax {
+		return false
+	}
+	i := strings.LastIndexByte(rel, '/')
+	return i < 0 || b.real.known(rel[:i])
 }

@@ -75,7 +75,12 @@ func (p *Pool) Getxattr(ctx context.Context, c *Cred, rel, name string, buf []by
 		if e != 0 {
 			return e
 		}
-		return withPathFd(s.branches[idx[0]], rel, func(pp string) unix.Errno {
+		b := s.branches[idx[0]]
+		if k, e, ok := b.xattrKnown(rel, name, buf, false); ok {
+			n = k
+			return e
+		}
+		return withPathFd(b, rel, func(pp string) unix.Errno {
 			var err error
 			n, err = unix.Getxattr(pp, name, buf)
 			return errnoOf(err)
@@ -171,7 +176,12 @@ func (p *Pool) Listxattr(ctx context.Context, c *Cred, rel string, buf []byte) (
 		if e != 0 {
 			return e
 		}
-		return withPathFd(s.branches[idx[0]], rel, func(pp string) unix.Errno {
+		b := s.branches[idx[0]]
+		if k, e, ok := b.xattrKnown(rel, "", buf, true); ok {
+			n = k
+			return e
+		}
+		return withPathFd(b, rel, func(pp string) unix.Errno {
 			var err error
 			n, err = unix.Listxattr(pp, buf)
 			return errnoOf(err)
