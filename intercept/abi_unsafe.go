@@ -1,6 +1,7 @@
 package intercept
 
 import (
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -76,10 +77,40 @@ func notifSend(fd int, r *notifResp) unix.Errno {
 	return e
 }
 
+// notifAddFD injects a.Srcfd into the task of notification a.ID.
+//
+// The calling thread blocks every signal for the ioctl. With
+// SECCOMP_ADDFD_FLAG_SEND the kernel marks the notification replied (value
+// 0) before it waits, interruptibly, for the task to install the fd; a
+// signal that ends that wait withdraws the queued fd but not the reply, so
+// the task's open returns 0 with nothing installed (and the restarted ioctl
+// finds the notification replied or gone). The task then takes its fd 0,
+// often a pipe or socket, for the file it opened: rsync's receiver closed
+// its input from the sender that way. Go's own signals reach the receiving
+// thread all the time (SIGURG preemption of a busy receiver, SIGCHLD, ...);
+// blocked, they stay pending until the ioctl has returned. SIGKILL cannot
+// be blocked and ends the supervisor anyway; a stop of the process (SIGSTOP,
+// job control, a cgroup freeze) still ends the wait (doc.go, Limits).
 func notifAddFD(fd int, a *notifAddfd) (int, unix.Errno) {
+	runtime.LockOSThread() // the signal mask is the thread's
+	defer runtime.UnlockOSThread()
+	var old unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &allSignals, &old); err != nil {
+		return 0, errnoOf(err)
+	}
 	r, e := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(a))
+	unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	return int(r), e
 }
+
+// allSignals is a full signal set (the kernel leaves SIGKILL and SIGSTOP
+// out of any mask itself).
+var allSignals = func() (s unix.Sigset_t) {
+	for i := range s.Val {
+		s.Val[i] = ^s.Val[i] // every bit, whatever the word size
+	}
+	return s
+}()
 
 // notifIDValid reports whether the notification id is still pending: the
 // task has not been killed or interrupted, so memory read from it belongs to

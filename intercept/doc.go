@@ -83,8 +83,13 @@
 // completes a FIFO open whose task has died by opening the other end, so no
 // receiver is stuck for good. Every notification gets exactly one reply:
 // handlers return a reply value that only the loop sends, and a panic
-// becomes EIO. Memory read from a task is used only after NOTIF_ID_VALID
-// confirmed the syscall is still pending. Counters (Config.Stats, for
+// becomes EIO. An fd is injected (ADDFD|SEND) with every signal blocked on
+// the receiving thread: the kernel marks the notification answered, with
+// value 0, before it waits interruptibly for the task to take the fd, and a
+// signal ending that wait (Go's SIGURG preemption of a busy receiver, for
+// one) withdraws the fd but not the answer, so the open would return 0.
+// Memory read from a task is used only after NOTIF_ID_VALID confirmed the
+// syscall is still pending. Counters (Config.Stats, for
 // `--stats`): notifications, emulated and continued, per syscall family,
 // hand-overs and time in the supervisor.
 //
@@ -243,6 +248,11 @@
 //
 //   - Kernel: 5.14 (ADDFD|SEND) is required; 5.19 (WAIT_KILLABLE_RECV) and
 //     6.6 (SYNC_WAKE_UP) are used when present.
+//   - Stopping the supervisor process itself (SIGSTOP, a job-control stop,
+//     a cgroup freeze, a ptrace attach) interrupts the kernel's wait even
+//     with signals blocked: an open being injected at that moment returns 0
+//     with no fd installed (the kernel's ADDFD|SEND keeps the answer when
+//     its wait is interrupted).
 //   - A workload that installs its own notification listener (a nested
 //     `mfs run`, syd) cannot start: the kernel allows one per process (EBUSY).
 //   - `mfs run` is not a sandbox. A sibling thread may change a path buffer

@@ -291,8 +291,9 @@ func stackTrace() []byte {
 }
 
 // send delivers r. ADDFD|SEND injects the fd and completes the syscall in
-// one step (no fd leaks into a task interrupted in between); ENOENT from the
-// kernel means the task is gone and nothing is owed.
+// one step (no fd leaks into a task interrupted in between; notifAddFD
+// blocks signals for it); ENOENT from the kernel means the task is gone and
+// nothing is owed.
 func (w *worker) send(t *task, r reply) {
 	s := w.s
 	id := w.n.ID

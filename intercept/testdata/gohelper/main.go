@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -147,6 +148,26 @@ func run(op []string) error {
 			syscall.Close(fd)
 		}
 		fmt.Printf("%d\n", time.Since(start).Nanoseconds()/int64(n))
+	case "openverify":
+		// openverify PATH N: N opens of PATH, each fd checked (sameFile)
+		n, _ := strconv.Atoi(arg(2))
+		for i := 0; i < n; i++ {
+			fd, err := openRetry(arg(1), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			if err := sameFile(fd, arg(1)); err != nil {
+				return fmt.Errorf("open %d: %v", i, err)
+			}
+			syscall.Close(fd)
+		}
+	case "mixverify":
+		// mixverify DIR THREADS OPS: THREADS goroutines doing OPS operations
+		// each, 4 of 5 a whole read of DIR/r0..r15 (4 KiB files), 1 of 5 the
+		// create and write of a new 4 KiB file; each fd checked (sameFile)
+		threads, _ := strconv.Atoi(arg(2))
+		ops, _ := strconv.Atoi(arg(3))
+		return mixVerify(arg(1), threads, ops)
 	default:
 		return fmt.Errorf("unknown op %q", op[0])
 	}
@@ -263,5 +284,102 @@ func dents(dir string, bufsz int) error {
 	}
 	sort.Strings(all)
 	fmt.Println(len(all), strings.Join(all, " "))
+	return nil
+}
+
+func openRetry(p string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := syscall.Open(p, flags, mode)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// sameFile checks that fd, just returned by an open of p, is p: not a
+// standard stream, and the dev and inode stat reports for p.
+func sameFile(fd int, p string) error {
+	var st, want syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("%s: open returned fd %d: fstat: %v", p, fd, err)
+	}
+	if err := syscall.Stat(p, &want); err != nil {
+		return err
+	}
+	if fd < 3 || st.Dev != want.Dev || st.Ino != want.Ino {
+		return fmt.Errorf("%s: open returned fd %d: dev %d ino %d, want dev %d ino %d", p, fd, st.Dev, st.Ino, want.Dev, want.Ino)
+	}
+	return nil
+}
+
+func mixVerify(dir string, threads, ops int) error {
+	data := make([]byte, 4096)
+	errs := make(chan error, threads)
+	var wg sync.WaitGroup
+	for w := 0; w < threads; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 64<<10)
+			for j := 0; j < ops; j++ {
+				var err error
+				if j%5 == 4 {
+					err = createVerify(fmt.Sprintf("%s/n%d-%d", dir, w, j), data)
+				} else {
+					err = readVerify(fmt.Sprintf("%s/r%d", dir, (w*7+j)%16), buf, len(data))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func createVerify(p string, data []byte) error {
+	fd, err := openRetry(p, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	if err := sameFile(fd, p); err != nil {
+		return err
+	}
+	if n, err := syscall.Write(fd, data); err != nil || n != len(data) {
+		return fmt.Errorf("%s: write: %d, %v", p, n, err)
+	}
+	return nil
+}
+
+func readVerify(p string, buf []byte, size int) error {
+	fd, err := openRetry(p, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	if err := sameFile(fd, p); err != nil {
+		return err
+	}
+	total := 0
+	for {
+		n, err := syscall.Read(fd, buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: read: %v", p, err)
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	if total != size {
+		return fmt.Errorf("%s: read %d bytes, want %d", p, total, size)
+	}
 	return nil
 }
