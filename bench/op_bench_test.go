@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,8 +43,11 @@ func BenchmarkOp(b *testing.B) {
 // opCalls is the default number of calls per loop: about 0.1-1 s in the
 // slowest mode.
 func opCalls(op string) int {
-	if op == "readdir" {
+	switch op {
+	case "readdir":
 		return 2000
+	case "exec", "exec-pool":
+		return 300
 	}
 	return 10000
 }
@@ -164,6 +168,50 @@ func BenchmarkCProbe(b *testing.B) {
 				b.Skipf("C-probe: %s", r.Error)
 			}
 			b.ReportMetric(c.get(r), "ns/call")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkRunStart is the fixed cost of `mfs run`: wall time per
+// invocation of `mfs run --union T=B1:B2:B3 -- /bin/true` (the supervisor's
+// start, the stub, namespaces where available, the filter, the exec and the
+// wait for the tree) against /bin/true started the same way natively.
+//
+//	go test -run '^$' -bench RunStart -benchtime 50x -count 5 ./bench/
+func BenchmarkRunStart(b *testing.B) {
+	if mfsBin == "" {
+		b.Skip("cmd/mfs did not build")
+	}
+	dir, err := os.MkdirTemp("", "mfs-start-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	var branches []string
+	for i := 1; i <= 3; i++ {
+		br := filepath.Join(dir, "b"+strconv.Itoa(i))
+		if err := os.MkdirAll(br, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		branches = append(branches, br)
+	}
+	union := filepath.Join(dir, "pool") + "=" + strings.Join(branches, ":")
+	for _, c := range []struct {
+		name string
+		argv []string
+	}{
+		{"mode=native", []string{"/bin/true"}},
+		{"mode=run", []string{mfsBin, "run", "--union", union, "--", "/bin/true"}},
+		{"mode=run-no-pid-namespace", []string{mfsBin, "run", "--no-pid-namespace", "--union", union, "--", "/bin/true"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if out, err := exec.Command(c.argv[0], c.argv[1:]...).CombinedOutput(); err != nil {
+					b.Fatalf("%v: %v\n%s", c.argv, err, out)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/start")
 			b.ReportMetric(0, "ns/op")
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,21 +23,24 @@ import (
 // branch before it finds it).
 
 // Ops are the loop operations, in report order.
-var Ops = []string{"stat", "open", "create", "readdir", "read"}
+var Ops = []string{"stat", "open", "create", "readdir", "read", "exec", "exec-pool"}
 
 const (
 	opFiles = 100
 	opBig   = "big"
 	opRead  = 64 << 10
+	opTrue  = "true" // a copy of /bin/true in the first branch
 )
 
 // opAbout says what one call of each op is.
 var opAbout = map[string]string{
-	"stat":    "lstat of DIR/op/big (in the last branch)",
-	"open":    "open O_RDONLY + close of DIR/op/big",
-	"create":  "open O_CREAT|O_EXCL + close + unlink of a new file in DIR/op",
-	"readdir": "open DIR/op (101 entries over the branches) + getdents to the end + close",
-	"read":    "pread of 64 KiB at offset 0 from an open DIR/op/big (the data path only)",
+	"stat":      "lstat of DIR/op/big (in the last branch)",
+	"open":      "open O_RDONLY + close of DIR/op/big",
+	"create":    "open O_CREAT|O_EXCL + close + unlink of a new file in DIR/op",
+	"readdir":   "open DIR/op (101 entries over the branches) + getdents to the end + close",
+	"read":      "pread of 64 KiB at offset 0 from an open DIR/op/big (the data path only)",
+	"exec":      "fork, exec and wait of /bin/true (outside the pool): process start under the mode",
+	"exec-pool": "fork, exec and wait of DIR/op/true, a copy of /bin/true stored in the pool",
 }
 
 // prepareOps lays out DIR/op in the branches (or the native directory).
@@ -44,7 +48,14 @@ func prepareOps(data []string) error {
 	if err := spreadFiles(data, "op", opFiles, 0); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(data[len(data)-1], "op", opBig), payload(opRead), 0o644)
+	if err := os.WriteFile(filepath.Join(data[len(data)-1], "op", opBig), payload(opRead), 0o644); err != nil {
+		return err
+	}
+	bin, err := os.ReadFile("/bin/true")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(data[0], "op", opTrue), bin, 0o755)
 }
 
 // lineLoop reports an op loop's result: nanoseconds per call.
@@ -112,6 +123,17 @@ func runLoop(op string, n int, dir string, out io.Writer) error {
 				err = fmt.Errorf("short read: %d of %d bytes", k, opRead)
 			}
 			return pathErr("pread", big, err)
+		}
+	case "exec", "exec-pool":
+		prog := "/bin/true"
+		if op == "exec-pool" {
+			prog = base + "/" + opTrue
+		}
+		call = func(int) error {
+			if err := exec.Command(prog).Run(); err != nil {
+				return fmt.Errorf("%s: %w", prog, err)
+			}
+			return nil
 		}
 	default:
 		return fmt.Errorf("unknown --loop %q; valid: %s", op, strings.Join(Ops, ", "))
