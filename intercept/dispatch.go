@@ -148,14 +148,20 @@ func (t *task) dispatch() reply {
 			return t.legacyFd(t.argInt(0))
 		}
 		return t.fstatfs(t.argInt(0), t.argPtr(1))
-	case opExecve:
-		t.s.creds.reset() // setuid binaries (as root) and de_thread's tid change
-		t.s.tgids.reset()
-		return t.execve(fdcwd, t.argPtr(0), t.argPtr(1), 0)
-	case opExecveat:
+	case opExecve, opExecveat:
+		// setuid binaries (as root) and de_thread's tid change. The ids are
+		// dropped after the handler too: resolving a path in a union caches
+		// the caller's ids, which the exec that follows the reply may change.
 		t.s.creds.reset()
 		t.s.tgids.reset()
-		return t.execve(t.argInt(0), t.argPtr(1), t.argPtr(2), t.argInt(4))
+		var r reply
+		if t.op == opExecve {
+			r = t.execve(fdcwd, t.argPtr(0), t.argPtr(1), 0)
+		} else {
+			r = t.execve(t.argInt(0), t.argPtr(1), t.argPtr(2), t.argInt(4))
+		}
+		t.s.creds.reset()
+		return r
 	case opInotifyAddWatch:
 		return t.inotifyAddWatch(t.argInt(0), t.argPtr(1), uint32(a[2]))
 	case opFanotifyMark:

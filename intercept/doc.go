@@ -253,6 +253,25 @@
 //     with signals blocked: an open being injected at that moment returns 0
 //     with no fd installed (the kernel's ADDFD|SEND keeps the answer when
 //     its wait is interrupted).
+//   - Signals (faults_test.go): once the supervisor has received a trapped
+//     call, the task ignores every signal but SIGKILL until the answer
+//     (WAIT_KILLABLE_RECV), so each emulation takes effect exactly once and
+//     its handler runs after it. The one emulated call that can wait long,
+//     an open of a FIFO inside a union, therefore cannot be interrupted:
+//     natively a handler without SA_RESTART makes it fail with EINTR, here
+//     it waits for its peer (SIGKILL still ends it). A signal that arrives
+//     before the call is received withdraws it with no effect: the kernel
+//     restarts it under SA_RESTART, and without SA_RESTART it fails with
+//     EINTR, even a call that never does natively (mkdir, stat, the open
+//     of a regular file). Before 5.19 a signal during an emulated call
+//     makes the kernel restart it after the supervisor performed it: a
+//     mkdir or O_EXCL create of the task's own new name then fails with
+//     EEXIST, a rename or unlink with ENOENT.
+//   - A task killed while its FIFO open waits in the supervisor leaves that
+//     open pending until the watchdog completes it (within about 40 ms): a
+//     peer that opens the FIFO in between is paired with it, so a writer's
+//     open succeeds where natively it would wait for a reader, and what it
+//     writes before a real reader comes is lost (or it gets EPIPE).
 //   - A workload that installs its own notification listener (a nested
 //     `mfs run`, syd) cannot start: the kernel allows one per process (EBUSY).
 //   - `mfs run` is not a sandbox. A sibling thread may change a path buffer
