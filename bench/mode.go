@@ -110,8 +110,8 @@ type ModeConfig struct {
 	SetupTimeout time.Duration
 	// ProfileDir, if set, asks the mfs servers for a CPU profile of each
 	// run: MFS_CPUPROFILE=DIR/<scenario>-<mode>-<k>.pprof in their
-	// environment (`mfs mount` writes it at unmount; `mfs run` ignores the
-	// variable until it implements it).
+	// environment (`mfs mount` writes it at unmount, `mfs run` when the
+	// workload has ended).
 	ProfileDir string
 }
 

@@ -37,7 +37,7 @@ func benchCommand() *cli.Command {
 			&cli.Float64Flag{Name: "noise", Value: 1.5, Usage: "flag results whose slowest run exceeds the fastest by this factor"},
 			&cli.DurationFlag{Name: "timeout", Usage: "limit per worker process (a run's untimed setup and its timed part each); a run over it is killed with its server and reported failed", DefaultText: "3m"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the work directory (branches, logs) for inspection"},
-			&cli.StringFlag{Name: "profile", Usage: "write a CPU profile of each mfs server to `DIR`/SCENARIO-MODE-K.pprof (go tool pprof; mfs mount today, mfs run once it honours MFS_CPUPROFILE)"},
+			&cli.StringFlag{Name: "profile", Usage: "write a CPU profile of each mfs server to `DIR`/SCENARIO-MODE-K.pprof (go tool pprof; the mfs mount daemon and the mfs run supervisor)"},
 			&cli.BoolFlag{Name: "list", Usage: "list the scenarios and exit"},
 			&cli.StringFlag{Name: "mfs", Usage: "the mfs binary serving run and mount (default: this one)", Hidden: true},
 			&cli.StringFlag{Name: "mergerfs", Usage: "the mergerfs binary (default: mergerfs from PATH)", Hidden: true},

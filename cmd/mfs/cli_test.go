@@ -185,6 +185,14 @@ func TestRunCLI(t *testing.T) {
 			t.Fatalf("%v: exit %d, pid namespace %q (ours %q), stderr %q", args, code, out, ours, stderr)
 		}
 	}
+	// MFS_CPUPROFILE profiles the supervisor and is not passed on to CMD.
+	prof := filepath.Join(root, "run.pprof")
+	t.Setenv("MFS_CPUPROFILE", prof)
+	out, stderr, code = mfs(t, "run", "--union", union, "--", "sh", "-c", "env | grep -c MFS_CPUPROFILE; true")
+	os.Unsetenv("MFS_CPUPROFILE")
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 || strings.TrimSpace(out) != "0" {
+		t.Fatalf("MFS_CPUPROFILE: profile %v, CMD saw the variable %q times, exit %d, stderr %q", err, out, code, stderr)
+	}
 	_, stderr, _ = mfs(t, "run", "--union", union, "-o", "cache.files=full", "--", "true")
 	if !strings.Contains(stderr, "cache.files") || !strings.Contains(stderr, "only apply to a mount") {
 		t.Fatalf("mount-only option not reported: %q", stderr)

@@ -185,7 +185,7 @@ func serve(opts *config.Options, debug bool) int {
 			devnull.Close()
 		}
 	}
-	if path := os.Getenv("MFS_CPUPROFILE"); path != "" {
+	if path := os.Getenv(cpuProfileEnv); path != "" {
 		// Profiling hook for performance work: a CPU profile of the daemon
 		// from mount to unmount.
 		if f, err := os.Create(path); err == nil {

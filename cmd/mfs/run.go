@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -67,9 +68,17 @@ func runCommand() *cli.Command {
 					u.Pool.Close()
 				}
 			}()
+			if path := os.Getenv(cpuProfileEnv); path != "" {
+				// Profiling hook for performance work (mfs bench --profile):
+				// the supervisor's CPU profile from start to the workload's end.
+				if f, err := os.Create(path); err == nil {
+					pprof.StartCPUProfile(f)
+					defer func() { pprof.StopCPUProfile(); f.Close() }()
+				}
+			}
 			stats := &intercept.Stats{}
 			code, err := intercept.Run(context.Background(), intercept.Config{
-				Unions: us, Argv: argv, Env: os.Environ(), Verbose: c.Bool("verbose"), Logger: logger, Stats: stats,
+				Unions: us, Argv: argv, Env: workloadEnv(), Verbose: c.Bool("verbose"), Logger: logger, Stats: stats,
 				NoPIDNamespace: c.Bool("no-pid-namespace"),
 			})
 			for _, path := range []string{c.String("stats"), os.Getenv(runStatsEnv)} {
@@ -89,6 +98,22 @@ func runCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// cpuProfileEnv names a file mfs run and mfs mount write a CPU profile of
+// themselves to.
+const cpuProfileEnv = "MFS_CPUPROFILE"
+
+// workloadEnv is the environment CMD gets: ours without the variables meant
+// for this mfs run (a nested mfs run would act on them again).
+func workloadEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, cpuProfileEnv+"=") && !strings.HasPrefix(kv, runStatsEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // buildUnions parses each TARGET=BRANCHES, validates it against the others
