@@ -40,6 +40,12 @@ func (r *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEn
 	if in.Offset > uint64(len(h.dirents)) {
 		return fuse.OK
 	}
+	if in.Offset > 0 {
+		// READDIR past the first batch under READDIRPLUS_AUTO: the kernel
+		// saw no lookup in this directory since the last batch, so the
+		// caller lists without stat-ing (ls, find -name, Readdirnames).
+		h.node.plusHint.Store(false)
+	}
 	for i := int(in.Offset); i < len(h.dirents); i++ {
 		d := &h.dirents[i]
 		ok := out.AddDirEntry(fuse.DirEntry{
@@ -76,6 +82,19 @@ func (r *rawFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 // entry with a node id counts as a lookup the kernel will FORGET; "." and
 // ".." and names that vanished since the snapshot carry no node id (the
 // kernel then treats them as plain entries).
+//
+// Under READDIRPLUS_AUTO the kernel asks READDIRPLUS for every listing's
+// first batch (offset 0), whether or not the caller will stat the names,
+// and for later batches only when it saw lookups in the directory since the
+// previous one. Stat-ing every name of a first batch (up to the caller's
+// getdents buffer, 32 KiB for ls: about 200 names, each a search-policy
+// stat on up to every branch) made a plain listing 4-5× slower than
+// mergerfs, which answers plain READDIR. So the first batch carries the
+// lookups only when the directory's previous listing showed the caller
+// stat-ing (plusHint: a READDIRPLUS past offset 0 sets it, a plain READDIR
+// past offset 0 clears it); otherwise its entries have node id 0, which the
+// kernel takes as names without attributes, and the batches after it follow
+// the kernel's own choice.
 func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
 	h := r.handles.get(in.Fh)
 	if h == nil || h.file != nil {
@@ -88,6 +107,11 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 	}
 	if in.Offset > uint64(len(h.dirents)) {
 		return fuse.OK
+	}
+	if in.Offset > 0 {
+		h.node.plusHint.Store(true)
+	} else if !h.node.plusHint.Load() {
+		return r.readDirNames(h, in.Offset, out)
 	}
 	o := r.options()
 	dir, rel, ok := r.nodes.get(h.node.id)
@@ -115,6 +139,24 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		n := r.nodes.enter(h.node, d.Name, &a)
 		r.fillEntry(e, n, &a, o)
 		r.stats.plusEntries.Add(1)
+	}
+	return fuse.OK
+}
+
+// readDirNames fills a READDIRPLUS reply with names only (node id 0: no
+// lookup counted, the kernel caches nothing but the dirent).
+// Preconditions: h.mu held.
+func (r *rawFS) readDirNames(h *handle, off uint64, out *fuse.DirEntryList) fuse.Status {
+	for i := int(off); i < len(h.dirents); i++ {
+		d := &h.dirents[i]
+		if out.AddDirLookupEntry(fuse.DirEntry{
+			Name: d.Name,
+			Mode: uint32(d.Type) << 12,
+			Ino:  d.Ino,
+			Off:  uint64(i + 1),
+		}) == nil {
+			break
+		}
 	}
 	return fuse.OK
 }

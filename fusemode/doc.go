@@ -8,6 +8,20 @@
 //	...
 //	srv.Unmount() // EBUSY while files are open; srv.Wait() returns once unmounted
 //
+// A mount unmounted in the server's own mount namespace but still present
+// as copies in namespaces made before the unmount (unshare -m, containers,
+// systemd's PrivateTmp, `mfs run`) would keep its connection, and the
+// daemon, alive until the last process of those namespaces exits: the
+// kernel ends a FUSE connection only with the last mount of its superblock.
+// mergerfs stays up then; mfs ends the connection (fusectl abort) once the
+// mount is gone from /proc/self/mountinfo, no file or directory is open and
+// no LOOKUP or GETATTR has arrived for 2 s (mount.go, watchUnmount), so an
+// unmount ends the daemon; such a copy then answers ENOTCONN.
+//
+// GOGC: the server runs with GOGC=25 unless GOGC is set (mount.go,
+// serverGCPercent): its live heap is mostly fixed request buffers, and the
+// default doubling put the resident set at about twice it.
+//
 // # Why the raw API
 //
 // It is built on go-fuse's wire-level interface (fuse.RawFileSystem), not on
@@ -78,9 +92,9 @@
 // OPEN and CREATE wrap a vfs.File; READ and WRITE are pread/pwrite on its
 // branch fd (a split WRITE goes to pwritev whole). FLUSH closes a dup of the
 // fd, giving the branch filesystem its close-time flush; RELEASE closes it
-// (dropcacheonclose first drops its page cache). nullrw answers reads and
-// writes without touching the branch. LSEEK (SEEK_DATA/SEEK_HOLE), FALLOCATE
-// and FSYNC act on the fd. O_DIRECT is not passed to the branch: go-fuse does
+// (dropcacheonclose first drops its page cache). nullrw answers reads (with
+// zeros) and writes without touching the branch. LSEEK (SEEK_DATA/SEEK_HOLE),
+// FALLOCATE and FSYNC act on the fd. O_DIRECT is not passed to the branch: go-fuse does
 // not hand out block-aligned read buffers, and the mount's own page cache is
 // bypassed anyway by the kernel. An OPEN whose name now leads to another
 // file than the kernel's inode (rename-exdev left a symlink there, another
@@ -110,7 +124,11 @@
 // timeouts, each counted as a lookup the kernel will FORGET. The mount asks
 // for FUSE_READDIRPLUS_AUTO, so the kernel uses it for a listing's first
 // batch and for as long as the caller stats what it lists (ls -l), plain
-// READDIR otherwise (ls). Measured on a 1,000-entry directory merged from 3
+// READDIR otherwise (ls). A first batch is answered with names only (node
+// id 0: no lookup, no attributes) unless the directory's previous listing
+// went on in READDIRPLUS (the caller stat-ed it): a lookup per name of a
+// first batch cost a plain listing of 101 names 570-790 µs against
+// mergerfs's 80-200 µs; names only, 160-310 µs (dir.go). Measured on a 1,000-entry directory merged from 3
 // branches (`cache.files=off`, dentries and inodes dropped before each run
 // with `echo 2 > /proc/sys/vm/drop_caches`, median of 21 runs of
 // `ls -l mnt/d >/dev/null` or `ls -1 ...`, the daemon and ls pinned to CPU 0

@@ -60,6 +60,13 @@ func (t *handleTable) get(fh uint64) *handle {
 	return t.m[fh]
 }
 
+// count returns the number of open handles (files and directories).
+func (t *handleTable) count() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.m)
+}
+
 func (t *handleTable) remove(fh uint64) *handle {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -249,9 +256,13 @@ func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.
 		return nil, fuse.EBADF
 	}
 	r.stats.reads.Add(1)
+	r.runTestHook("read")
 	size := min(int(in.Size), len(buf))
 	if r.options().NullRW {
 		// nullrw: report the read as done without touching the branch.
+		// go-fuse reuses reply buffers: zero it, or the reply would carry
+		// whatever an earlier reply (another user's listing) left there.
+		clear(buf[:size])
 		return fuse.ReadResultData(buf[:size]), fuse.OK
 	}
 	n, e := f.ReadAt(buf[:size], int64(in.Offset))
@@ -267,6 +278,7 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 		return 0, fuse.EBADF
 	}
 	r.stats.writes.Add(1)
+	r.runTestHook("write")
 	if r.options().NullRW {
 		return uint32(len(data)), fuse.OK
 	}
@@ -290,6 +302,7 @@ func (r *rawFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) 
 		return 0, fuse.EBADF
 	}
 	r.stats.writes.Add(1)
+	r.runTestHook("write")
 	if r.options().NullRW {
 		total := 0
 		for _, d := range data {
@@ -317,6 +330,7 @@ func (r *rawFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) 
 // a duplicate of the branch fd gives the branch filesystem its own flush
 // (NFS close-to-open, error reporting) without closing the handle.
 func (r *rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
+	r.runTestHook("flush")
 	f := r.fileOf(in.Fh)
 	if f == nil {
 		return fuse.EBADF

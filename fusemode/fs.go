@@ -41,8 +41,16 @@ type rawFS struct {
 	// notify tracks kernel notifications sent after a reply.
 	notify notifier
 	stats  opStats
-	// testHook, when set by a test, runs at the start of LOOKUP.
+	// testHook, when set by a test, runs at the start of LOOKUP, READ,
+	// WRITE and FLUSH (op "lookup", "read", "write", "flush").
 	testHook atomic.Pointer[func(op string)]
+}
+
+// runTestHook calls testHook, if set, with op.
+func (r *rawFS) runTestHook(op string) {
+	if hook := r.testHook.Load(); hook != nil {
+		(*hook)(op)
+	}
 }
 
 // opStats counts what tests need to see: requests that passthrough should
@@ -50,7 +58,12 @@ type rawFS struct {
 type opStats struct {
 	reads, writes, copies, backingOpens atomic.Int64
 	lookups, plusEntries                atomic.Int64
+	getattrs                            atomic.Int64
 }
+
+// activity counts the path-walk requests (LOOKUP, GETATTR) served so far;
+// watchUnmount takes an unchanged count as an idle connection.
+func (r *rawFS) activity() int64 { return r.stats.lookups.Load() + r.stats.getattrs.Load() }
 
 var _ fuse.RawFileSystem = (*rawFS)(nil)
 
@@ -150,9 +163,7 @@ func (r *rawFS) fillEntry(out *fuse.EntryOut, n *node, a *vfs.Attr, o *config.Op
 
 func (r *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	r.stats.lookups.Add(1)
-	if hook := r.testHook.Load(); hook != nil {
-		(*hook)("lookup")
-	}
+	r.runTestHook("lookup")
 	o := r.options()
 	parent, prel, ok := r.nodes.get(h.NodeId)
 	if parent == nil {
@@ -227,6 +238,7 @@ func (r *rawFS) nodeAttr(c *vfs.Cred, n *node, rel string, ok bool, fh uint64) (
 }
 
 func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	r.stats.getattrs.Add(1)
 	r.waitNotified()
 	n, rel, ok := r.nodes.get(in.NodeId)
 	if n == nil {

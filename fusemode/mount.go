@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -81,6 +82,7 @@ func Mount(pool *vfs.Pool, mountpoint string, opts *config.Options, set Settings
 	if err := waitBranches(opts, abs, log); err != nil {
 		return nil, fmt.Errorf("fusemode: %w", err)
 	}
+	tuneGC()
 	fs := newRawFS(pool, opts, log)
 	mo := mountOptions(opts, os.Geteuid() == 0)
 	// go-fuse logs through a *log.Logger: its wire trace at debug level,
@@ -108,7 +110,149 @@ func Mount(pool *vfs.Pool, mountpoint string, opts *config.Options, set Settings
 		s.Unmount()
 		return nil, fmt.Errorf("fusemode: mount %s: %w", abs, err)
 	}
+	var st unix.Stat_t
+	if err := unix.Stat(abs, &st); err == nil {
+		go s.watchUnmount(st.Dev, unmountGrace)
+	}
 	return s, nil
+}
+
+// unmountGrace is how long the connection must stay idle, once the mount
+// is gone from the server's own mount namespace, before the server ends it.
+const unmountGrace = 2 * time.Second
+
+// watchUnmount ends the FUSE connection of a mount that was unmounted in
+// the server's own mount namespace but lives on as copies in other mount
+// namespaces.
+//
+// The kernel ends a FUSE connection (readers get ENODEV, Serve returns) only
+// when the last mount of its superblock goes. A process that creates a mount
+// namespace (unshare -m, `mfs run`'s sandbox, systemd's PrivateTmp, a
+// container) copies every mount of the moment, this one included; where
+// the parent mount is private (no shared: peer group, as on a root mounted
+// without shared propagation), a later fusermount3 -u does not propagate to
+// those copies, so the daemon kept serving them, idle, until the last
+// process of every such namespace exited: seconds to forever after the
+// unmount (measured: 13 s after `fusermount3 -u`, the copies held by
+// processes in another namespace while 20,000 files were created).
+//
+// So once no mount of this superblock (st_dev dev) is left in
+// /proc/self/mountinfo, the server waits until no file or directory is open
+// and no LOOKUP or GETATTR has arrived for grace, and then aborts the
+// connection through fusectl (/sys/fs/fuse/connections/N/abort). A lazy
+// unmount (umount -l) with files still open is not cut short: the handles
+// keep the connection until they are released, and the kernel usually ends
+// it itself then.
+func (s *Server) watchUnmount(dev uint64, grace time.Duration) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	devField := fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev))
+	buf := make([]byte, 0, 64<<10)
+	mounted := func() bool {
+		// mountinfo has to be read in one pass from the start; field 3 is
+		// major:minor of the mount's superblock.
+		if _, err := f.Seek(0, 0); err != nil {
+			return true
+		}
+		buf = buf[:0]
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := f.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if n == 0 || err != nil {
+				break
+			}
+		}
+		for line := range strings.SplitSeq(string(buf), "\n") {
+			fields := strings.SplitN(line, " ", 4)
+			if len(fields) >= 3 && fields[2] == devField {
+				return true
+			}
+		}
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLPRI}}
+	var goneSince time.Time
+	var seen int64
+	for {
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+		// mountinfo reports POLLPRI|POLLERR when this namespace's mount
+		// table changes; the timeout only paces the idle checks.
+		timeout := 1000 // ms: how soon the loop sees s.done
+		if !goneSince.IsZero() {
+			timeout = int(grace / 4 / time.Millisecond)
+		}
+		n, err := unix.Poll(fds, timeout)
+		if err != nil && err != unix.EINTR {
+			return
+		}
+		if goneSince.IsZero() {
+			if n == 0 || mounted() {
+				continue
+			}
+			goneSince, seen = time.Now(), s.fs.activity()
+			continue
+		}
+		if n > 0 && mounted() {
+			// Mounted again under the same device (mount --move, a bind
+			// mount back into this namespace).
+			goneSince = time.Time{}
+			continue
+		}
+		if a := s.fs.activity(); a != seen || s.fs.handles.count() > 0 {
+			goneSince, seen = time.Now(), a
+			continue
+		}
+		if time.Since(goneSince) < grace {
+			continue
+		}
+		kdev := unix.Major(dev)<<20 | unix.Minor(dev)
+		abort := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", kdev)
+		if err := os.WriteFile(abort, []byte("1"), 0); err != nil {
+			s.fs.log.Warn("fusemode: unmounted here but still mounted in another mount namespace; cannot end the connection",
+				"mountpoint", s.mountpoint, "err", err)
+			return
+		}
+		s.fs.log.Info("fusemode: unmounted here; ended the connection still held by mounts in other mount namespaces",
+			"mountpoint", s.mountpoint)
+		return
+	}
+}
+
+// serverGCPercent is the GOGC a mount server runs with unless GOGC is set
+// in its environment.
+//
+// The server's live heap is small and mostly fixed: go-fuse's request
+// buffers (fuse_msg_size, 1 MiB each by default, one per reader goroutine)
+// plus the node table (about 200-250 bytes per node the kernel holds). With
+// Go's default GOGC=100 the heap grows to twice that before each collection,
+// and the garbage of every request (paths, vfs results) fills the headroom,
+// so the resident set settled at about 2x the live heap. GOGC=25 keeps the
+// headroom at a quarter of it. Measured on `mfs bench`'s op loops (one
+// 2-CPU VM, median of the runs in the report): anonymous RSS after 10,000
+// create+close+unlink 12.1 MiB -> 7.3 MiB, after 3,000 listings of a
+// 101-entry directory 12.4 MiB -> 6.3 MiB, with no change in time per call
+// beyond the noise; the collections this adds are cheap because the big
+// buffers hold no pointers.
+const serverGCPercent = 25
+
+var gcOnce sync.Once
+
+func tuneGC() {
+	gcOnce.Do(func() {
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(serverGCPercent)
+		}
+	})
 }
 
 // unsupported names the options this front end cannot honour: an error for

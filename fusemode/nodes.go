@@ -3,6 +3,7 @@ package fusemode
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -39,6 +40,10 @@ type node struct {
 	// cache.files=auto-full.
 	cacheMtime unix.Timespec
 	cacheSize  int64
+	// plusHint (directories): the last listing of this directory was
+	// stat-ed as it went (ls -l), so the next one's first READDIRPLUS
+	// batch carries lookups (dir.go).
+	plusHint atomic.Bool
 }
 
 type childKey struct {
