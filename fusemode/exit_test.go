@@ -21,8 +21,13 @@ import (
 // a hang check, not a speed target.
 func TestExitAfterUnmount(t *testing.T) {
 	requireRoot(t)
-	const files = 20000
-	const bound = 10 * time.Second
+	// The lookups only add to the realism (the reported case followed
+	// 20,000 of them); the hang itself came from the foreign copy, which
+	// lives for 120 s. The bound leaves room for a loaded CI machine where
+	// other tests' processes may touch the copy (and so, rightly, keep the
+	// connection): the idle grace restarts then.
+	const files = 2000
+	const bound = 30 * time.Second
 	for _, foreign := range []bool{false, true} {
 		t.Run(fmt.Sprintf("foreign-namespace=%v", foreign), func(t *testing.T) {
 			if foreign {
