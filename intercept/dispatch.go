@@ -2,6 +2,7 @@ package intercept
 
 import (
 	"runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -263,6 +264,34 @@ func (t *task) unionFd(fd int) (*unionInfo, string, bool) {
 	}
 	ui, _, rel, ok := t.s.mapBranch(p)
 	return ui, rel, ok
+}
+
+// unionDirFd is unionFd for getdents, which also needs the branch copy of
+// a union directory removed behind the union's back (the branch directory
+// itself deleted, or just this copy, while the union directory lives on in
+// other branches): the kernel's path then ends in " (deleted)". dirFd has
+// both readings of such a path; getdents picks by the link count.
+func (t *task) unionDirFd(fd int) (d dirFd, ok bool) {
+	if fd < 0 {
+		return d, false
+	}
+	p, e := t.readlinkProc("fd/" + itoa(fd))
+	if e != 0 || !isAbs(p) {
+		return d, false
+	}
+	d.ui, _, d.rel, d.ok = t.s.mapBranch(p)
+	if q, cut := strings.CutSuffix(p, " (deleted)"); cut {
+		d.delUI, _, d.delRel, d.delOK = t.s.mapBranch(q)
+	}
+	return d, d.ok || d.delOK
+}
+
+// dirFd is what unionDirFd read: the path as it is (ok) and, when it ends
+// in " (deleted)", without that suffix (delOK).
+type dirFd struct {
+	ui, delUI   *unionInfo
+	rel, delRel string
+	ok, delOK   bool
 }
 
 func isAbs(p string) bool { return len(p) > 0 && p[0] == '/' }

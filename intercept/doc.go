@@ -144,7 +144,11 @@
 //   - getdents64/getdents on an injected union directory fd: vfs.Readdir
 //     merged, with stateless hash cookies kept in the open file
 //     description's own f_pos (sys_dirs.go), so dup, fork, rewinddir,
-//     telldir and seekdir work.
+//     telldir and seekdir work. An fd whose branch copy was removed
+//     behind the union's back (no links left: the branch directory deleted
+//     while the run goes on) still lists the union directory, from the
+//     other branches; one removed from the whole union lists as the kernel
+//     lists a removed directory (empty).
 //   - chdir: CONTINUE when the task's string already leads the kernel to a
 //     branch copy; otherwise a virtual cwd (vcwd.go): the task's string is
 //     never rewritten (it may be a shell's $PWD or an interned constant).
@@ -319,7 +323,24 @@
 //     cannot be CONTINUEd are real read-only opens (read permission needed;
 //     F_GETFL shows no O_PATH).
 //   - Writes never reach the supervisor: moveonenospc does not apply, nor do
-//     the mount-only options (cache.*, passthrough, nullrw, threads, ...).
+//     the mount-only options (cache.* but cache.statfs, passthrough, nullrw,
+//     threads, ...). A write that fills its branch fails with ENOSPC (or
+//     EDQUOT) in the workload and the file stays, partly written, where it
+//     was created; minfreespace, as under `mfs mount`, only steers creates
+//     (branchfaults_test.go).
+//   - Branch faults (branchfaults_test.go): a branch remounted read-only or
+//     removed is handled as under `mfs mount` (creates retried on another
+//     branch after EROFS, a removed branch directory seen at once). A branch
+//     filesystem unmounted on the host while the workload runs leaves the
+//     union within about a second (vfs revalidates branch roots at most once
+//     a second), but in a PID namespace the workload's mount namespace keeps
+//     its own copy of the mount unless the host mount is shared (the copy is
+//     its slave): the branch path itself, outside the union, still reaches
+//     the old filesystem there, which stays busy until the run ends. Files
+//     opened before keep working, as Linux promises; a directory of the
+//     union opened before lists the detached branch natively, not the union
+//     (the kernel names a detached mount's files from "/", which no longer
+//     maps to a branch).
 //   - A union whose root exists on no branch cannot be opened as a
 //     directory (there is no branch fd to inject).
 //   - The path components of a target's parent are not checked against the

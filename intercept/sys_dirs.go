@@ -204,7 +204,7 @@ func putDirent(b []byte, max int, d *dirEnt, is64 bool) ([]byte, bool) {
 }
 
 func (t *task) getdents(fd int, buf uint64, count uint32, is64 bool) reply {
-	ui, rel, ok := t.unionFd(fd)
+	df, ok := t.unionDirFd(fd)
 	if !ok {
 		return cont()
 	}
@@ -216,6 +216,16 @@ func (t *task) getdents(fd int, buf uint64, count uint32, is64 bool) reply {
 	if unix.Fstat(dup, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		unix.Close(dup)
 		return cont() // ENOTDIR from the kernel
+	}
+	// A removed directory has no links: its path names the union directory
+	// it was a copy of, which may live on in other branches.
+	deleted := st.Nlink == 0 && df.delOK
+	ui, rel := df.ui, df.rel
+	if deleted {
+		ui, rel = df.delUI, df.delRel
+	} else if !df.ok {
+		unix.Close(dup)
+		return cont()
 	}
 	pos, err := unix.Seek(dup, 0, unix.SEEK_CUR)
 	if err != nil {
@@ -244,6 +254,11 @@ func (t *task) getdents(fd int, buf uint64, count uint32, is64 bool) reply {
 				unix.Close(dup)
 			} else {
 				c.dropLocked(snap)
+			}
+			if deleted && e == unix.ENOENT {
+				// Gone from the union too: the kernel lists the removed
+				// directory (nothing), as before the removal was seen.
+				return cont()
 			}
 			return fail(e)
 		}
