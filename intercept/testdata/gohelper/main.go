@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mfs-union/mfs/vfs/fsx"
 )
 
 func main() {
@@ -45,6 +47,15 @@ func run(op []string) error {
 		return ""
 	}
 	switch op[0] {
+	case "fsx":
+		// fsx DIR SEED OPS: the model-checked random I/O run (vfs/fsx) in DIR
+		seed, _ := strconv.ParseUint(arg(2), 10, 64)
+		n, _ := strconv.Atoi(arg(3))
+		res, err := fsx.Run(fsx.Config{Dir: arg(1), Seed: seed, Ops: n, CheckEvery: 5})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("fsx %d ops\n", res.Ops)
 	case "stat":
 		fi, err := os.Stat(arg(1))
 		if err != nil {
