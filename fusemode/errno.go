@@ -44,6 +44,9 @@ func (r *rawFS) errnoOf(op string, err error) unix.Errno {
 	if err == nil {
 		return 0
 	}
+	if en, ok := err.(syscall.Errno); ok { // the common case, without reflection
+		return unix.Errno(en)
+	}
 	var en syscall.Errno
 	if errors.As(err, &en) {
 		return unix.Errno(en)

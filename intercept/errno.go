@@ -89,6 +89,9 @@ func errnoOf(err error) unix.Errno {
 	if err == nil {
 		return 0
 	}
+	if e, ok := err.(unix.Errno); ok { // the common case, without reflection
+		return e
+	}
 	var e unix.Errno
 	if errors.As(err, &e) {
 		return e

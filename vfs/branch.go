@@ -364,6 +364,9 @@ func errnoOf(err error) unix.Errno {
 	if err == nil {
 		return 0
 	}
+	if e, ok := err.(unix.Errno); ok { // what x/sys returns: no reflection on the hot path
+		return e
+	}
 	var e unix.Errno
 	if errors.As(err, &e) {
 		return e
