@@ -5,7 +5,7 @@ BIN := bin/mfs
 PKGS := libseccomp-dev pkg-config fuse3 rsync attr mergerfs sqlite3 busybox-static
 export CGO_ENABLED ?= 1
 
-.PHONY: all deps build test lint bench bench-quick fuzz demo clean
+.PHONY: all deps build test lint bench bench-quick bench-report fuzz demo clean
 
 all: build
 
@@ -39,6 +39,11 @@ bench: deps
 # Side by side with native and mergerfs, about half a minute; see bench/RESULTS.md for full runs.
 bench-quick: deps build
 	./$(BIN) bench --quick
+
+# Reruns the set bench/RESULTS.md analyses (40-60 min; BENCH_REPORT=quick or reps
+# for fewer sets) and regenerates its tables below the marker line.
+bench-report: deps build
+	scripts/bench-report.sh ./$(BIN) bench/RESULTS.md
 
 # Fuzz each parser for FUZZTIME (not part of make test). A crasher lands in
 # testdata/fuzz/ and then runs as a regression case in every make test.
