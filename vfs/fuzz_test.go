@@ -13,13 +13,13 @@ func FuzzParseDirents(f *testing.F) {
 	f.Add([]byte{}, "")
 	f.Add(make([]byte, 19), "x")
 	f.Fuzz(func(t *testing.T, junk []byte, name string) {
-		parseDirents(junk, nil)
+		parseDirents(junk, nil, nil)
 		if name == "" || strings.ContainsRune(name, 0) || len(name) > 255 {
 			return
 		}
 		buf := encodeDirent(nil, 7, 8, name)
 		buf = encodeDirent(buf, 9, 4, "second")
-		got := parseDirents(buf, nil)
+		got := parseDirents(buf, nil, &nameArena{})
 		if len(got) != 2 || got[0].name != name || got[0].ino != 7 || got[0].typ != 8 || got[1].name != "second" {
 			t.Fatalf("decoded %+v from records of %q", got, name)
 		}

@@ -1,9 +1,6 @@
 package vfs
 
 import (
-	"encoding/binary"
-	"hash/fnv"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -15,6 +12,24 @@ func (s *state) inode(i int, rel string, st *unix.Stat_t) uint64 {
 }
 
 func inodeCalc(mode, branchPath, rel string, ino uint64, isDir bool) uint64 {
+	return inodeOf(mode, fnvString(fnvOffset, branchPath), rel, ino, isDir)
+}
+
+// inodeNeedsPath reports whether inodecalc mode uses the entry's path (a
+// merged listing then builds it; it need not for hybrid-hash files).
+func inodeNeedsPath(mode string, isDir bool) bool {
+	switch mode {
+	case "passthrough", "devino-hash", "devino-hash32":
+		return false
+	case "path-hash", "path-hash32":
+		return true
+	}
+	return isDir // hybrid-hash, hybrid-hash32
+}
+
+// inodeOf is inodeCalc with the branch path already hashed (branchSeed:
+// fnvString(fnvOffset, branchPath)), for listings of thousands of entries.
+func inodeOf(mode string, branchSeed uint64, rel string, ino uint64, isDir bool) uint64 {
 	switch mode {
 	case "passthrough":
 		return ino
@@ -23,37 +38,54 @@ func inodeCalc(mode, branchPath, rel string, ino uint64, isDir bool) uint64 {
 	case "path-hash32":
 		return nonZero(fold32(pathHash(rel)))
 	case "devino-hash":
-		return nonZero(devinoHash(branchPath, ino))
+		return nonZero(fnvUint64(branchSeed, ino))
 	case "devino-hash32":
-		return nonZero(fold32(devinoHash(branchPath, ino)))
+		return nonZero(fold32(fnvUint64(branchSeed, ino)))
 	case "hybrid-hash32":
 		if isDir {
 			return nonZero(fold32(pathHash(rel)))
 		}
-		return nonZero(fold32(devinoHash(branchPath, ino)))
+		return nonZero(fold32(fnvUint64(branchSeed, ino)))
 	}
 	// hybrid-hash, the default: directories by path so they keep one number
 	// across branches, everything else by branch and st_ino so hard links agree.
 	if isDir {
 		return nonZero(pathHash(rel))
 	}
-	return nonZero(devinoHash(branchPath, ino))
+	return nonZero(fnvUint64(branchSeed, ino))
+}
+
+// FNV-1a 64, written out so hashing allocates nothing (hash/fnv's interface
+// value does): the same numbers as fnv.New64a.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+// fnvUint64 hashes v's 8 little-endian bytes.
+func fnvUint64(h, v uint64) uint64 {
+	for i := 0; i < 8; i++ {
+		h ^= v & 0xff
+		h *= fnvPrime
+		v >>= 8
+	}
+	return h
 }
 
 func pathHash(rel string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte{'/'})
-	h.Write([]byte(rel))
-	return h.Sum64()
+	return fnvString(fnvString(fnvOffset, "/"), rel)
 }
 
 func devinoHash(branchPath string, ino uint64) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(branchPath))
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], ino)
-	h.Write(b[:])
-	return h.Sum64()
+	return fnvUint64(fnvString(fnvOffset, branchPath), ino)
 }
 
 func fold32(h uint64) uint64 { return (h >> 32) ^ (h & 0xffffffff) }

@@ -94,8 +94,18 @@ func (s *state) readdir(rel string) ([]Dirent, unix.Errno) {
 	}
 	var first unix.Errno
 	ok := false
-	seen := make(map[string]struct{})
-	var out []Dirent
+	total := 0
+	for _, l := range lists {
+		total += len(l.ents)
+	}
+	// Sized for the sum: most names are on one branch. With one branch
+	// listed there is nothing to deduplicate.
+	var seen map[string]struct{}
+	if len(lists) > 1 {
+		seen = make(map[string]struct{}, total)
+	}
+	out := make([]Dirent, 0, total)
+	mode := string(s.opts.InodeCalc)
 	for _, l := range lists {
 		if l.errno != 0 {
 			if first == 0 {
@@ -104,25 +114,32 @@ func (s *state) readdir(rel string) ([]Dirent, unix.Errno) {
 			continue
 		}
 		ok = true
-		bpath := s.branches[l.i].path
+		seed := fnvString(fnvOffset, s.branches[l.i].path)
 		for _, d := range l.ents {
 			if rel == "" && d.name == ControlFile {
 				continue
 			}
-			if _, dup := seen[d.name]; dup {
-				continue
+			if seen != nil {
+				if _, dup := seen[d.name]; dup {
+					continue
+				}
+				seen[d.name] = struct{}{}
 			}
-			seen[d.name] = struct{}{}
-			crel := d.name
-			if rel != "" {
-				crel = rel + "/" + d.name
+			isDir := d.typ == unix.DT_DIR
+			var crel string
+			if inodeNeedsPath(mode, isDir) {
+				switch {
+				case d.name == ".":
+					crel = rel
+				case d.name == "..":
+					crel = parentRel(rel)
+				case rel == "":
+					crel = d.name
+				default:
+					crel = rel + "/" + d.name
+				}
 			}
-			if d.name == "." {
-				crel = rel
-			} else if d.name == ".." {
-				crel = parentRel(rel)
-			}
-			ino := inodeCalc(string(s.opts.InodeCalc), bpath, crel, d.ino, d.typ == unix.DT_DIR)
+			ino := inodeOf(mode, seed, crel, d.ino, isDir)
 			out = append(out, Dirent{Name: d.name, Type: d.typ, Ino: ino, RealIno: d.ino, Branch: l.i})
 		}
 	}
@@ -165,6 +182,7 @@ func (b *branch) list(rel string) ([]rawDirent, unix.Errno) {
 	defer unix.Close(fd)
 	buf := make([]byte, 32<<10)
 	var out []rawDirent
+	var arena nameArena
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err != nil {
@@ -176,13 +194,14 @@ func (b *branch) list(rel string) ([]rawDirent, unix.Errno) {
 		if n <= 0 {
 			return out, 0
 		}
-		out = parseDirents(buf[:n], out)
+		out = parseDirents(buf[:n], out, &arena)
 	}
 }
 
 // parseDirents decodes linux_dirent64 records: d_ino u64, d_off s64,
-// d_reclen u16, d_type u8, then the NUL-terminated name.
-func parseDirents(buf []byte, out []rawDirent) []rawDirent {
+// d_reclen u16, d_type u8, then the NUL-terminated name. Names go into
+// arena when it is not nil.
+func parseDirents(buf []byte, out []rawDirent, arena *nameArena) []rawDirent {
 	for len(buf) >= 19 {
 		reclen := int(binary.LittleEndian.Uint16(buf[16:18]))
 		if reclen < 19 || reclen > len(buf) {
@@ -196,10 +215,16 @@ func parseDirents(buf []byte, out []rawDirent) []rawDirent {
 				break
 			}
 		}
+		var n string
+		if arena != nil {
+			n = arena.str(name)
+		} else {
+			n = string(name)
+		}
 		out = append(out, rawDirent{
 			ino:  binary.LittleEndian.Uint64(rec[0:8]),
 			typ:  rec[18],
-			name: string(name),
+			name: n,
 		})
 		buf = buf[reclen:]
 	}
