@@ -2,7 +2,6 @@ package intercept
 
 import (
 	"encoding/binary"
-	"hash/fnv"
 	"sort"
 	"strings"
 	"sync"
@@ -141,9 +140,14 @@ func cookie(name string, bits uint) uint64 {
 	case "..":
 		return 2
 	}
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return h.Sum64()%(1<<bits-3) + 3
+	// FNV-1a 64 written out: hash/fnv allocates per call, and a listing
+	// hashes every name.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= 1099511628211
+	}
+	return h%(1<<bits-3) + 3
 }
 
 // snapEntries orders a merged listing by cookie; names whose hashes collide
