@@ -160,39 +160,22 @@ func measureRoundTrip(ctx context.Context, dir, cpu string, calls, runs int) *Ro
 		}
 		pin = []string{"taskset", "-c", cpu}
 	}
-	cc := ""
-	for _, c := range []string{"cc", "gcc", "clang"} {
-		if p, err := exec.LookPath(c); err == nil {
-			cc = p
-			break
-		}
-	}
-	if cc == "" {
-		r.Error = "no C compiler (cc, gcc or clang) to build the probe"
-		return r
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		r.Error = err.Error()
 		return r
 	}
-	src, bin, file := filepath.Join(dir, "rtt.c"), filepath.Join(dir, "rtt"), filepath.Join(dir, "file")
-	if err := os.WriteFile(src, rttSource, 0o644); err != nil {
+	bin, err := ProbeBinary(ctx, dir)
+	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
+	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, []byte("mfs bench C-probe\n"), 0o644); err != nil {
 		r.Error = err.Error()
 		return r
 	}
-	build := []string{cc, "-O2", "-o", bin, src}
-	if _, err := os.Stat(bin); err != nil {
-		if _, err := runWithTimeout(ctx, time.Minute, build); err != nil {
-			r.Error = "building the probe: " + err.Error()
-			return r
-		}
-	}
 	argv := append(append(append([]string{}, pin...), bin), strconv.Itoa(calls), file)
-	r.Command = shellJoin(build) + " && " + shellJoin(argv)
+	r.Command = "cc -O2 -o " + bin + " " + filepath.Join(dir, "rtt.c") + " && " + shellJoin(argv)
 	var all []RoundTrip
 	for i := 0; i < runs; i++ {
 		out, err := runWithTimeout(ctx, time.Minute, argv)
@@ -221,6 +204,37 @@ func measureRoundTrip(ctx context.Context, dir, cpu string, calls, runs int) *Ro
 	r.OpenNS = med(func(a RoundTrip) float64 { return a.OpenNS })
 	r.SyncWakeUp = all[0].SyncWakeUp
 	return r
+}
+
+// buildProbe compiles the probe unless bin exists.
+func buildProbe(ctx context.Context, bin string, build []string) error {
+	if _, err := os.Stat(bin); err == nil {
+		return nil
+	}
+	if _, err := runWithTimeout(ctx, time.Minute, build); err != nil {
+		return fmt.Errorf("building the probe: %w", err)
+	}
+	return nil
+}
+
+// ProbeBinary writes the probe's source to dir and compiles it there with
+// the first C compiler found, returning the binary's path.
+func ProbeBinary(ctx context.Context, dir string) (string, error) {
+	cc := ""
+	for _, c := range []string{"cc", "gcc", "clang"} {
+		if p, err := exec.LookPath(c); err == nil {
+			cc = p
+			break
+		}
+	}
+	if cc == "" {
+		return "", fmt.Errorf("no C compiler (cc, gcc or clang) to build the probe")
+	}
+	src, bin := filepath.Join(dir, "rtt.c"), filepath.Join(dir, "rtt")
+	if err := os.WriteFile(src, rttSource, 0o644); err != nil {
+		return "", err
+	}
+	return bin, buildProbe(ctx, bin, []string{cc, "-O2", "-o", bin, src})
 }
 
 // runWithTimeout runs argv in its own process group, killed with its

@@ -216,3 +216,83 @@ func BenchmarkRunStart(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRunVsFloor compares mfs run's supervisor with the C supervisor
+// of the C-probe on the same C target code (cprobe/rtt.c --loops under
+// `mfs run`, against rtt's own round trips in the same benchmark): stat,
+// lstat and open+close of a file on branch 2 of 3 (emulated: a lookup
+// missing on branch 1), and the stat of a file outside the union (path read
+// + CONTINUE, against the C supervisor's bare CONTINUE, which reads no path:
+// that ratio overstates). Reports ns per call for both and run/floor ratios. Pin the
+// whole benchmark with taskset to measure one CPU; children inherit it.
+//
+//	go test -run '^$' -bench RunVsFloor -benchtime 1x -count 5 ./bench/
+//	taskset -c 0 go test -run '^$' -bench RunVsFloor -benchtime 1x -count 5 ./bench/
+func BenchmarkRunVsFloor(b *testing.B) {
+	if mfsBin == "" {
+		b.Skip("cmd/mfs did not build")
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "mfs-floor-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	rtt, err := ProbeBinary(ctx, dir)
+	if err != nil {
+		b.Skipf("C-probe: %v", err)
+	}
+	var branches []string
+	for i := 1; i <= 3; i++ {
+		br := filepath.Join(dir, "b"+strconv.Itoa(i))
+		if err := os.MkdirAll(br, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		branches = append(branches, br)
+	}
+	if err := os.MkdirAll(filepath.Join(branches[1], "d"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(branches[1], "d", "y"), filepath.Join(dir, "outside")} {
+		if err := os.WriteFile(f, []byte("floor\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	target := filepath.Join(dir, "pool")
+	calls := max(b.N, 20000)
+	b.ResetTimer()
+	floor := measureRoundTrip(ctx, filepath.Join(dir, "probe"), "", calls, 1)
+	if !floor.Usable() {
+		b.Skipf("C-probe: %s", floor.Error)
+	}
+	argv := []string{mfsBin, "run", "--union", target + "=" + strings.Join(branches, ":"), "--",
+		rtt, "--loops", strconv.Itoa(calls), target + "/d/y", filepath.Join(dir, "outside")}
+	out, err := exec.Command(argv[0], argv[1:]...).Output()
+	if err != nil {
+		b.Fatalf("%s: %v", shellJoin(argv), err)
+	}
+	got := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		if got[k], err = strconv.ParseFloat(v, 64); err != nil {
+			b.Fatalf("rtt --loops: %q", line)
+		}
+	}
+	b.StopTimer()
+	for _, c := range []struct {
+		name     string
+		run, flo float64
+	}{
+		{"stat", got["lstat"], floor.StatNS}, // the C supervisor's emulated call is an lstat
+		{"open", got["open"], floor.OpenNS},
+		{"outside-stat", got["outside-stat"], floor.ContinueNS},
+	} {
+		if c.run <= 0 {
+			b.Fatalf("rtt --loops printed no %s: %q", c.name, out)
+		}
+		b.ReportMetric(c.run, c.name+"-run-ns")
+		b.ReportMetric(c.flo, c.name+"-floor-ns")
+		b.ReportMetric(c.run/c.flo, c.name+"-x-floor")
+	}
+	b.ReportMetric(0, "ns/op")
+}

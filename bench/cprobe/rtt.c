@@ -6,6 +6,7 @@
 // in the repository.
 //
 //	usage: rtt N FILE      FILE: an existing regular file on the branches' file system
+//	       rtt --loops N FILE [OUTSIDE]   the target's loops only (see loops())
 //
 // Three processes: the parent waits; the target times N calls of each kind
 // natively, installs a filter that traps newfstatat and openat with
@@ -238,9 +239,23 @@ static void supervisor(int sock) {
 	}
 }
 
+// loops: `rtt --loops N FILE [OUTSIDE]` times the target's calls and
+// nothing else (no filter of its own): run under `mfs run` with FILE in a
+// union, it measures mfs's supervisor with this same C target, for a like-
+// for-like ratio to the C supervisor. OUTSIDE (a file outside every union)
+// adds "outside-stat": path read + CONTINUE.
+static int loops(long n, const char *path, const char *outside) {
+	printf("stat %.1f\nlstat %.1f\nopen %.1f\n", timed(0, path, n), timed(1, path, n), timed(2, path, n));
+	if (outside)
+		printf("outside-stat %.1f\n", timed(0, outside, n));
+	return 0;
+}
+
 int main(int argc, char **argv) {
+	if (argc >= 4 && strcmp(argv[1], "--loops") == 0 && atol(argv[2]) > 0)
+		return loops(atol(argv[2]), argv[3], argc > 4 ? argv[4] : NULL);
 	if (argc != 3 || atol(argv[1]) <= 0) {
-		fprintf(stderr, "usage: rtt N FILE\n");
+		fprintf(stderr, "usage: rtt N FILE | rtt --loops N FILE [OUTSIDE]\n");
 		return 2;
 	}
 	long n = atol(argv[1]);
