@@ -35,8 +35,8 @@ say "mfs explain with a typo in an option"
 "$MFS" explain "$branches" /x -o cache.file=full || true
 
 # --- the pool for one command, without any mount ---
-say "mfs run --union /pool=DISK1:DISK2=NC:DISK3 -- sh -c '...'   (no mount, no root, no FUSE: a seccomp supervisor)"
-"$MFS" run --union /pool="$branches" -o minfreespace=1M -- sh -c '
+say "mfs run --stats - --union /pool=DISK1:DISK2=NC:DISK3 -- sh -c '...'   (no mount, no root, no FUSE: a seccomp supervisor; --stats -: what it cost)"
+"$MFS" run --stats - --union /pool="$branches" -o minfreespace=1M -- sh -c '
 	echo "ls /pool/media:"; ls /pool/media
 	echo "cat /pool/media/readme.txt: $(cat /pool/media/readme.txt)"
 	mkdir -p /pool/backup/2026 && echo saved > /pool/backup/2026/run.txt

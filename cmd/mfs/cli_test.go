@@ -185,6 +185,11 @@ func TestRunCLI(t *testing.T) {
 			t.Fatalf("%v: exit %d, pid namespace %q (ours %q), stderr %q", args, code, out, ours, stderr)
 		}
 	}
+	// --stats - prints what the union cost to stderr.
+	_, stderr, code = mfs(t, "run", "--stats", "-", "--union", union, "--", "cat", target+"/hello")
+	if code != 0 || !strings.Contains(stderr, "emulated in a union") || !strings.Contains(stderr, "openat") {
+		t.Fatalf("--stats -: exit %d, stderr %q", code, stderr)
+	}
 	// MFS_CPUPROFILE profiles the supervisor and is not passed on to CMD.
 	prof := filepath.Join(root, "run.pprof")
 	t.Setenv("MFS_CPUPROFILE", prof)

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -38,7 +40,7 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "union", Aliases: []string{"u"}, Usage: "TARGET=BRANCH1:BRANCH2[:...] (repeatable)"},
 			&cli.StringSliceFlag{Name: "o", Usage: "mergerfs options for every union, comma-separated (repeatable)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "trace every trapped syscall to stderr"},
-			&cli.StringFlag{Name: "stats", Usage: "write the supervisor's counters (JSON) to FILE when CMD exits"},
+			&cli.StringFlag{Name: "stats", Usage: "write the supervisor's counters (JSON) to FILE when CMD exits; - prints a summary to stderr"},
 			&cli.BoolFlag{Name: "no-pid-namespace", Usage: "keep CMD in this PID and mount namespace (host pids, can signal host processes); " +
 				"if the supervisor dies, only CMD is killed and the rest of the workload's trapped calls fail"},
 		},
@@ -207,6 +209,10 @@ func notApplying(o *config.Options) []string {
 }
 
 func writeStats(path string, s *intercept.Stats, warn io.Writer) {
+	if path == "-" {
+		fmt.Fprint(warn, statsSummary(s))
+		return
+	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err == nil {
 		err = os.WriteFile(path, append(b, '\n'), 0o644)
@@ -214,4 +220,36 @@ func writeStats(path string, s *intercept.Stats, warn io.Writer) {
 	if err != nil {
 		fmt.Fprintf(warn, "mfs: writing run statistics to %s: %v\n", path, err)
 	}
+}
+
+// statsSummary is `--stats -`: what the union cost this run, for people.
+func statsSummary(s *intercept.Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mfs run: %d trapped calls: %d emulated in a union, %d continued outside; %v in the supervisor\n",
+		s.Notifications, s.Emulated, s.Continued, s.Busy.Round(time.Microsecond))
+	type row struct {
+		name string
+		st   intercept.SyscallStats
+	}
+	var rows []row
+	for k, v := range s.BySyscall {
+		if v.Notifications > 0 {
+			rows = append(rows, row{k, v})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].st.Busy != rows[j].st.Busy {
+			return rows[i].st.Busy > rows[j].st.Busy
+		}
+		return rows[i].name < rows[j].name
+	})
+	for _, r := range rows {
+		per := time.Duration(0)
+		if r.st.Notifications > 0 {
+			per = r.st.Busy / time.Duration(r.st.Notifications)
+		}
+		fmt.Fprintf(&b, "  %-18s %7d calls %7d emulated %10v total %8v each\n", r.name, r.st.Notifications, r.st.Emulated,
+			r.st.Busy.Round(time.Microsecond), per.Round(100*time.Nanosecond))
+	}
+	return b.String()
 }
