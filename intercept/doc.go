@@ -323,7 +323,7 @@
 //     cannot be CONTINUEd are real read-only opens (read permission needed;
 //     F_GETFL shows no O_PATH).
 //   - Writes never reach the supervisor: moveonenospc does not apply, nor do
-//     the mount-only options (cache.* but cache.statfs, passthrough, nullrw,
+//     the mount-only options (cache.* but cache.statfs, passthrough, nullrw, dropcacheonclose,
 //     threads, ...). A write that fills its branch fails with ENOSPC (or
 //     EDQUOT) in the workload and the file stays, partly written, where it
 //     was created; minfreespace, as under `mfs mount`, only steers creates

@@ -202,4 +202,9 @@ func TestRunCLI(t *testing.T) {
 	if !strings.Contains(stderr, "cache.files") || !strings.Contains(stderr, "only apply to a mount") {
 		t.Fatalf("mount-only option not reported: %q", stderr)
 	}
+	// Reads and writes never reach the supervisor, and close is not trapped.
+	_, stderr, _ = mfs(t, "run", "--union", union, "-o", "nullrw=true,dropcacheonclose=true,cache.statfs=5", "--", "true")
+	if !strings.Contains(stderr, "dropcacheonclose, nullrw only apply to a mount") {
+		t.Fatalf("nullrw/dropcacheonclose under run: %q", stderr)
+	}
 }
