@@ -284,14 +284,14 @@
 // moves the file to a branch with room (moveonenospc) and retries (not with
 // passthrough, where the kernel writes).
 //
-// Not yet served: statx (the kernel falls back to GETATTR), tmpfile, POSIX
-// and flock locks (the kernel handles them locally, as with mergerfs),
-// O_DIRECT on the branch fd, pin-threads and process-thread-queue-depth
-// (ignored with a warning). A second open of an open node is not pinned to
-// the branch file of the first (mergerfs ≥ 2.41 reopens it through
-// /proc/self/fd): it needs a vfs.File built from an existing one. Xattr calls
-// on an unlinked open file answer ESTALE (vfs has no fd-based xattr calls).
-// The request context handed to vfs is not cancelled by FUSE interrupts.
+// Not yet served: statx (the kernel falls back to GETATTR, so no birth time
+// through the mount: TestPosixStatx asserts it), tmpfile, POSIX and flock
+// locks (the kernel handles them locally, as with mergerfs), O_DIRECT on the
+// branch fd, pin-threads and process-thread-queue-depth (ignored with a
+// warning). A second open of an open node reaches the first one's branch
+// file (vfs.File.Reopen, as mergerfs ≥ 2.41), and xattr calls on an unlinked
+// open file go through its handle. The request context handed to vfs is not
+// cancelled by FUSE interrupts (no vfs operation waits on it).
 // Without default_permissions (kernel-permissions-check=false) the stale
 // entry after a rename-exdev is dropped by a notification racing the
 // caller's next syscall, which may still see the old file once.
