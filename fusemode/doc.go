@@ -284,8 +284,9 @@
 // moves the file to a branch with room (moveonenospc) and retries (not with
 // passthrough, where the kernel writes).
 //
-// Not yet served: statx (the kernel falls back to GETATTR, so no birth time
-// through the mount: TestPosixStatx asserts it), tmpfile, POSIX and flock
+// STATX (Linux ≥ 6.6 sends it for statx calls that ask for more than the
+// basic fields) is GETATTR plus the birth time and attribute flags of the
+// branch object (vfs.StatxOn). Not yet served: tmpfile, POSIX and flock
 // locks (the kernel handles them locally, as with mergerfs), O_DIRECT on the
 // branch fd, pin-threads and process-thread-queue-depth (ignored with a
 // warning). A second open of an open node reaches the first one's branch

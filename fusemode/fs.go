@@ -258,6 +258,62 @@ func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 	return fuse.OK
 }
 
+// Statx answers FUSE_STATX (Linux ≥ 6.6 sends it for statx calls asking
+// for more than the basic fields): GETATTR's attributes, plus the birth
+// time and the attribute flags of the branch object they came from
+// (vfs.StatxOn), when it still is that object. Through a handle (an
+// unlinked open file) only the basic fields are known.
+func (r *rawFS) Statx(cancel <-chan struct{}, in *fuse.StatxIn, out *fuse.StatxOut) fuse.Status {
+	r.stats.getattrs.Add(1)
+	r.waitNotified()
+	n, rel, ok := r.nodes.get(in.NodeId)
+	if n == nil {
+		return fuse.Status(unix.ESTALE)
+	}
+	var fh uint64
+	if in.GetattrFlags&fuse.FUSE_GETATTR_FH != 0 {
+		fh = in.Fh
+	}
+	c := r.cred(&in.InHeader, 0)
+	a, e := r.nodeAttr(c, n, rel, ok, fh)
+	r.trace("statx", rel, &in.InHeader, e)
+	if e != 0 {
+		return r.reply("statx", e)
+	}
+	out.SetTimeout(r.options().CacheAttr)
+	fillStatx(&out.Statx, &a)
+	if !ok || fh != 0 || a.Branch < 0 {
+		return fuse.OK
+	}
+	var stx unix.Statx_t
+	sync := int(in.SxFlags) & (unix.AT_STATX_FORCE_SYNC | unix.AT_STATX_DONT_SYNC)
+	if r.pool.StatxOn(bg, c, rel, a.Branch, sync, unix.STATX_BTIME, &stx) == 0 && stx.Ino == a.Stat.Ino {
+		if stx.Mask&unix.STATX_BTIME != 0 {
+			out.Mask |= unix.STATX_BTIME
+			out.Btime = fuse.SxTime{Sec: uint64(stx.Btime.Sec), Nsec: stx.Btime.Nsec}
+		}
+		out.Attributes, out.AttributesMask = stx.Attributes, stx.Attributes_mask
+	}
+	return fuse.OK
+}
+
+// fillStatx is fillAttr for FUSE_STATX: the basic fields.
+func fillStatx(out *fuse.Statx, a *vfs.Attr) {
+	st := &a.Stat
+	out.Mask = unix.STATX_BASIC_STATS
+	out.Ino = a.Ino
+	out.Size = uint64(st.Size)
+	out.Blocks = uint64(st.Blocks)
+	out.Blksize = uint32(st.Blksize)
+	out.Atime = fuse.SxTime{Sec: uint64(st.Atim.Sec), Nsec: uint32(st.Atim.Nsec)}
+	out.Mtime = fuse.SxTime{Sec: uint64(st.Mtim.Sec), Nsec: uint32(st.Mtim.Nsec)}
+	out.Ctime = fuse.SxTime{Sec: uint64(st.Ctim.Sec), Nsec: uint32(st.Ctim.Nsec)}
+	out.Mode = uint16(st.Mode)
+	out.Nlink = uint32(st.Nlink)
+	out.Uid, out.Gid = st.Uid, st.Gid
+	out.RdevMajor, out.RdevMinor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+}
+
 // setattrFile returns the open file a SETATTR acts on: the handle the kernel
 // named, or, for an unlinked open file, any handle of the node.
 func (r *rawFS) setattrFile(in *fuse.SetAttrIn, n *node, ok bool) *vfs.File {
