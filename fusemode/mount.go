@@ -186,7 +186,8 @@ func (s *Server) watchUnmount(dev uint64, grace time.Duration) {
 		default:
 		}
 		// mountinfo reports POLLPRI|POLLERR when this namespace's mount
-		// table changes; the timeout only paces the idle checks.
+		// table changes, which wakes the loop early; the timeout paces it
+		// otherwise.
 		timeout := 1000 // ms: how soon the loop sees s.done
 		if !goneSince.IsZero() {
 			timeout = int(grace / 4 / time.Millisecond)
@@ -196,7 +197,11 @@ func (s *Server) watchUnmount(dev uint64, grace time.Duration) {
 			return
 		}
 		if goneSince.IsZero() {
-			if n == 0 || mounted() {
+			// Read mountinfo on every tick, not only when poll reports a
+			// change: under load the change notification was seen to go
+			// missing (the server then served a dead mount for as long as
+			// the copies lived).
+			if mounted() {
 				continue
 			}
 			goneSince, seen = time.Now(), s.fs.activity()
