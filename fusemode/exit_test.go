@@ -32,7 +32,7 @@ func TestExitAfterUnmount(t *testing.T) {
 		t.Run(fmt.Sprintf("foreign-namespace=%v", foreign), func(t *testing.T) {
 			if foreign {
 				if _, err := exec.LookPath("unshare"); err != nil {
-					t.Skip("unshare(1) not installed")
+					skipOrFail(t, "unshare(1) (util-linux) not installed")
 				}
 			}
 			f := newFixture(t, 3)
@@ -83,7 +83,7 @@ func holdMountCopy(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sleep", "120")
 	if err := cmd.Start(); err != nil {
-		t.Skipf("unshare -m: %v", err)
+		skipOrFail(t, "unshare -m: "+err.Error())
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()

@@ -142,6 +142,16 @@ func requireFUSE(t testing.TB) {
 	}
 }
 
+// skipOrFail skips the test for why, except under CI=true, where a missing
+// prerequisite is a failure.
+func skipOrFail(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true: not skipping)", why)
+	}
+	t.Skip(why)
+}
+
 // requireRoot fails (never skips) tests that need root: mfs's mount tests run as root.
 func requireRoot(t testing.TB) {
 	t.Helper()

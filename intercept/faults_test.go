@@ -429,7 +429,7 @@ func TestFaultForkMany(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			if !noNS && !hasCapSysAdmin() && !userNamespacesAllowed() {
-				t.Skip("no PID namespace available to this user")
+				skipOrFail(t, "no PID namespace available to this user")
 			}
 			dir := f.target + "/fm" + name
 			r := f.faultRun(t, Config{NoPIDNamespace: noNS, Argv: []string{"sh", "-c",
@@ -475,7 +475,7 @@ func nativeAs(t *testing.T, argv ...string) string {
 // fail.
 func TestSetuidUnprivileged(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to make setuid-root programs and start the supervisor as uid 65534")
+		skipOrFail(t, "needs root to make setuid-root programs and start the supervisor as uid 65534")
 	}
 	f := newFixture(t, nil, []string{"pub=p"}, []string{"secret=s"})
 	h := faultHelper(t)
@@ -532,10 +532,10 @@ func TestSetuidUnprivileged(t *testing.T) {
 // they are refused. The emulated calls must follow the same ids.
 func TestSetuidAsRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		skipOrFail(t, "needs root")
 	}
 	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("setpriv not installed")
+		skipOrFail(t, "setpriv (util-linux) not installed")
 	}
 	f := newFixture(t, nil, []string{"rootdir/", "nobodyfile=n"}, []string{"secret=s"})
 	h := faultHelper(t)
