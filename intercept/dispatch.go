@@ -230,11 +230,7 @@ func (t *task) refuseAt(dirfd int, addr uint64, follow bool, e unix.Errno) reply
 	if addr == 0 {
 		return cont()
 	}
-	p, r, ok := t.pathArg(addr)
-	if !ok {
-		return r
-	}
-	l, r, ok := t.locate(dirfd, p, follow)
+	l, r, ok := t.pathLocate(dirfd, addr, follow)
 	if !ok {
 		return r
 	}
@@ -242,6 +238,17 @@ func (t *task) refuseAt(dirfd int, addr uint64, follow bool, e unix.Errno) reply
 		return cont()
 	}
 	return fail(e)
+}
+
+// pathLocate reads the path argument at addr and locates it relative to
+// dirfd: the first step of every path handler that needs no more of the
+// string than where it leads.
+func (t *task) pathLocate(dirfd int, addr uint64, follow bool) (loc, reply, bool) {
+	p, r, ok := t.pathArg(addr)
+	if !ok {
+		return loc{}, r, false
+	}
+	return t.locate(dirfd, p, follow)
 }
 
 // legacyFd refuses an fd syscall with a 32-bit layout on a union fd.

@@ -659,11 +659,7 @@ func isScript(path string) bool {
 // inotifyAddWatch adds the watch on the branch copy getattr picks, through a
 // copy of the task's inotify fd (best effort: one branch per watch).
 func (t *task) inotifyAddWatch(fd int, addr uint64, mask uint32) reply {
-	p, r, ok := t.pathArg(addr)
-	if !ok {
-		return r
-	}
-	l, r, ok := t.locate(unix.AT_FDCWD, p, mask&unix.IN_DONT_FOLLOW == 0)
+	l, r, ok := t.pathLocate(unix.AT_FDCWD, addr, mask&unix.IN_DONT_FOLLOW == 0)
 	if !ok {
 		return r
 	}

@@ -12,11 +12,7 @@ import (
 // syscall on the host path for whereHost, and CONTINUE otherwise.
 
 func (t *task) mkdir(dirfd int, addr uint64, mode uint32) reply {
-	p, r, ok := t.pathArg(addr)
-	if !ok {
-		return r
-	}
-	l, r, ok := t.locate(dirfd, p, false)
+	l, r, ok := t.pathLocate(dirfd, addr, false)
 	if !ok {
 		return r
 	}
@@ -31,11 +27,7 @@ func (t *task) mkdir(dirfd int, addr uint64, mode uint32) reply {
 }
 
 func (t *task) mknod(dirfd int, addr uint64, mode uint32, dev uint64) reply {
-	p, r, ok := t.pathArg(addr)
-	if !ok {
-		return r
-	}
-	l, r, ok := t.locate(dirfd, p, false)
+	l, r, ok := t.pathLocate(dirfd, addr, false)
 	if !ok {
 		return r
 	}
@@ -62,11 +54,7 @@ func (t *task) symlink(targetAddr uint64, dirfd int, addr uint64) reply {
 		}
 		return cont()
 	}
-	p, r, ok := t.pathArg(addr)
-	if !ok {
-		return r
-	}
-	l, r, ok := t.locate(dirfd, p, false)
+	l, r, ok := t.pathLocate(dirfd, addr, false)
 	if !ok {
 		return r
 	}
@@ -214,18 +202,7 @@ func (t *task) link(od int, oaddr uint64, nd int, naddr uint64, flags int) reply
 	if flags&unix.AT_EMPTY_PATH != 0 {
 		// linkat(fd, "", ...): the source is an fd. Into a union only the
 		// same branch could take it; not emulated.
-		np, r, ok := t.pathArg(naddr)
-		if !ok {
-			return r
-		}
-		l, r, ok := t.locate(nd, np, false)
-		if !ok {
-			return r
-		}
-		if l.where == whereOutside {
-			return cont()
-		}
-		return fail(unix.EXDEV)
+		return t.refuseAt(nd, naddr, false, unix.EXDEV)
 	}
 	ol, nl, op, np, r, ok := t.twoPaths(od, oaddr, nd, naddr, flags&unix.AT_SYMLINK_FOLLOW != 0)
 	if !ok {
