@@ -126,9 +126,10 @@
 // batch and for as long as the caller stats what it lists (ls -l), plain
 // READDIR otherwise (ls). A first batch is answered with names only (node
 // id 0: no lookup, no attributes) unless the directory's previous listing
-// went on in READDIRPLUS (the caller stat-ed it): a lookup per name of a
-// first batch cost a plain listing of 101 names 570-790 µs against
-// mergerfs's 80-200 µs; names only, 160-310 µs (dir.go). Measured on a 1,000-entry directory merged from 3
+// went on in READDIRPLUS (the caller stat-ed it), so a plain listing does
+// not pay a lookup per name (dir.go; an ad-hoc loop showed 570-790 →
+// 160-310 µs per 101-name listing, BenchmarkOp readdir did not confirm it:
+// bench/RESULTS.md). Measured on a 1,000-entry directory merged from 3
 // branches (`cache.files=off`, dentries and inodes dropped before each run
 // with `echo 2 > /proc/sys/vm/drop_caches`, median of 21 runs of
 // `ls -l mnt/d >/dev/null` or `ls -1 ...`, the daemon and ls pinned to CPU 0
