@@ -15,12 +15,16 @@ type nameArena struct {
 const nameBlock = 32 << 10
 
 // str returns b as a string stored in the arena (b itself is not kept).
-func (a *nameArena) str(b []byte) string {
+// want bounds the bytes the caller may still store (those of the getdents
+// records left to parse, which hold their names): a new block is no larger
+// than that, so a 100-name directory costs a few KiB, not a 32 KiB block
+// per branch — garbage the daemon's collector then has to chase.
+func (a *nameArena) str(b []byte, want int) string {
 	if len(b) == 0 {
 		return ""
 	}
 	if len(a.block)+len(b) > cap(a.block) {
-		a.block = make([]byte, 0, max(nameBlock, len(b)))
+		a.block = make([]byte, 0, max(min(nameBlock, want), len(b)))
 	}
 	start := len(a.block)
 	a.block = append(a.block, b...)

@@ -101,8 +101,15 @@ func (s *state) readdir(rel string) ([]Dirent, unix.Errno) {
 	// Sized for the sum: most names are on one branch. With one branch
 	// listed there is nothing to deduplicate.
 	var seen map[string]struct{}
-	if len(lists) > 1 {
+	switch {
+	case len(lists) > 1 && total > maxPooledSeen:
 		seen = make(map[string]struct{}, total)
+	case len(lists) > 1:
+		seen = seenSets.Get().(map[string]struct{})
+		defer func() {
+			clear(seen)
+			seenSets.Put(seen)
+		}()
 	}
 	out := make([]Dirent, 0, total)
 	mode := string(s.opts.InodeCalc)
@@ -153,6 +160,9 @@ func (s *state) readdir(rel string) ([]Dirent, unix.Errno) {
 		}
 		return nil, first
 	}
+	for _, l := range lists {
+		putRawDirents(l.ents)
+	}
 	sortDots(out)
 	return out, 0
 }
@@ -173,6 +183,32 @@ func sortDots(ents []Dirent) {
 	}
 }
 
+// direntBufs recycles getdents buffers: a listing of three branches
+// allocated 96 KiB of them, garbage the daemon then collected on every
+// OPENDIR.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// seenSets recycles the deduplication sets of merged listings of up to
+// maxPooledSeen names; larger ones are made to size and left to the
+// collector rather than kept forever.
+var seenSets = sync.Pool{New: func() any { return make(map[string]struct{}) }}
+
+const maxPooledSeen = 4096
+
+// rawDirentSlices recycles the per-branch listings a merge consumes (the
+// merged []Dirent is what lives on); a pooled slice is cleared first so it
+// pins no name arena.
+var rawDirentSlices = sync.Pool{New: func() any { return make([]rawDirent, 0, 256) }}
+
+// putRawDirents returns a branch listing to rawDirentSlices.
+func putRawDirents(ents []rawDirent) {
+	if ents == nil || cap(ents) > 4*maxPooledSeen {
+		return
+	}
+	clear(ents)
+	rawDirentSlices.Put(ents[:0])
+}
+
 // list reads directory rel on the branch with getdents64.
 func (b *branch) list(rel string) ([]rawDirent, unix.Errno) {
 	fd, e := b.openPath(rel, unix.O_RDONLY|unix.O_DIRECTORY, 0)
@@ -180,7 +216,9 @@ func (b *branch) list(rel string) ([]rawDirent, unix.Errno) {
 		return nil, e
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 32<<10)
+	bp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bp)
+	buf := *bp
 	var out []rawDirent
 	var arena nameArena
 	for {
@@ -193,6 +231,9 @@ func (b *branch) list(rel string) ([]rawDirent, unix.Errno) {
 		}
 		if n <= 0 {
 			return out, 0
+		}
+		if out == nil {
+			out = rawDirentSlices.Get().([]rawDirent)[:0]
 		}
 		out = parseDirents(buf[:n], out, &arena)
 	}
@@ -217,7 +258,7 @@ func parseDirents(buf []byte, out []rawDirent, arena *nameArena) []rawDirent {
 		}
 		var n string
 		if arena != nil {
-			n = arena.str(name)
+			n = arena.str(name, len(buf))
 		} else {
 			n = string(name)
 		}
