@@ -199,7 +199,28 @@
 // copy than the node's backing file, reads and writes still go to the
 // backing file (the kernel insists) and this is logged once per node.
 //
-// # Threads
+// # Request loop and threads
+//
+// go-fuse mounts and answers INIT (fuse.NewServer), but its request loop
+// never runs: mfs serves the connection itself (loop.go) through go-fuse's
+// ProtocolServer, which decodes requests and calls the same RawFileSystem.
+// go-fuse's loop keeps two or more goroutines in blocking read(2) calls, so
+// each request handed the read from one thread to another and kept the Go
+// runtime's monitor thread waking every 20 µs: 8 context switches per
+// open+getdents+close of a small directory where mergerfs makes 4. mfs's
+// loop reads a non-blocking dup of the descriptor through the Go netpoller
+// with one goroutine, which answers what it read itself (one wake-up per
+// request, as in mergerfs); more join when requests of different threads
+// queue up, or when no request has started for a 5 ms tick while one is in
+// progress (a slow or hung branch must not stall every caller), and they
+// leave again when another is already waiting. The descriptor is found as
+// the one /dev/fuse descriptor the mount added to the process (mounts in one
+// process are serialised for this); INIT is replayed into the
+// ProtocolServer so it knows what was negotiated; notifications and
+// passthrough ioctls still go through go-fuse's Server, whose descriptor
+// is the same connection. The loop never uses notifications that expect an
+// answer (NOTIFY_RETRIEVE): their replies would reach the wrong server.
+// MFS_FUSE_LOOP=go-fuse in the environment serves with go-fuse's own loop.
 //
 // read-thread-count and process-thread-count bound the requests processed at
 // once (gatedFS; mapping in threads.go): process-thread-count=-1 →
@@ -207,7 +228,7 @@
 // as mergerfs sizes its pools (0 → CPUs up to 8, N<0 → CPUs/-N). go-fuse
 // offers no reader-count option (v2.12), and its MaxInflightRequestBytes
 // counts buffer bytes, not requests. Without either option there is no
-// bound: a goroutine per request. pin-threads and process-thread-queue-depth
+// bound beyond the loop's own. pin-threads and process-thread-queue-depth
 // are accepted and ignored with a warning.
 //
 // # Mount options
@@ -254,8 +275,8 @@
 //
 // # Concurrency
 //
-// go-fuse serves every request on its own goroutine (gatedFS bounds how
-// many when the thread options ask). State: nodeTable.mu (node and name
+// Requests are answered on as many goroutines as the loop runs (gatedFS
+// bounds how many when the thread options ask). State: nodeTable.mu (node and name
 // indexes, open handles per node), handleTable.mu (fh → handle), handle.mu
 // (one directory handle's snapshot), credCache.mu, backingTable.mu
 // (passthrough state per node), notifier.mu. No two are held at once, and

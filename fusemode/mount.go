@@ -32,6 +32,7 @@ type Settings struct {
 // Server is a mounted pool.
 type Server struct {
 	srv        *fuse.Server
+	loop       *requestLoop // nil: go-fuse's own loop serves (loop.go)
 	fs         *rawFS
 	mountpoint string
 	done       chan struct{}
@@ -93,15 +94,46 @@ func Mount(pool *vfs.Pool, mountpoint string, opts *config.Options, set Settings
 		level = slog.LevelDebug
 	}
 	mo.Logger = slog.NewLogLogger(log.Handler(), level)
-	srv, err := fuse.NewServer(fileSystem(fs, opts), abs, mo)
+	rfs := fileSystem(fs, opts)
+	own := os.Getenv("MFS_FUSE_LOOP") != "go-fuse"
+	var before map[int]bool
+	if own {
+		mountMu.Lock()
+		before = untakenFuseFds()
+	}
+	srv, err := fuse.NewServer(rfs, abs, mo)
+	var loop *requestLoop
+	if own {
+		if err == nil {
+			// The connection is mounted and INIT answered; go-fuse's
+			// loop never runs (loop.go).
+			var fd int
+			if fd, err = fuseConnFd(before); err == nil {
+				loop, err = newRequestLoop(rfs, mo, srv.KernelSettings(), fd, loopLogf(mo.Logger))
+			}
+			if err != nil {
+				log.Warn("fusemode: serving with go-fuse's loop", "err", err)
+				err = nil
+			}
+		}
+		mountMu.Unlock()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fusemode: mount %s: %w", abs, err)
 	}
-	s := &Server{srv: srv, fs: fs, mountpoint: abs, done: make(chan struct{})}
-	go func() {
-		srv.Serve()
-		close(s.done)
-	}()
+	s := &Server{srv: srv, loop: loop, fs: fs, mountpoint: abs, done: make(chan struct{})}
+	if loop != nil {
+		loop.start()
+		go func() {
+			<-loop.done
+			close(s.done)
+		}()
+	} else {
+		go func() {
+			srv.Serve()
+			close(s.done)
+		}()
+	}
 	if err := srv.WaitMount(); err != nil {
 		s.Unmount()
 		return nil, fmt.Errorf("fusemode: mount %s: %w", abs, err)
@@ -313,7 +345,12 @@ func (s *Server) Unmount() error {
 	case <-s.done:
 		// Unmounted from outside (fusermount3 -u, umount): nothing to do.
 	default:
-		if err := s.srv.Unmount(); err != nil {
+		unmount := s.srv.Unmount
+		if s.loop != nil {
+			// go-fuse's Unmount would wait for its loop, which never ran.
+			unmount = func() error { return unmountPath(s.mountpoint) }
+		}
+		if err := unmount(); err != nil {
 			select {
 			case <-s.done:
 			default:

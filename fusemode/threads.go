@@ -11,14 +11,13 @@ import (
 // Threads. mergerfs reads /dev/fuse with read-thread-count threads, each of
 // which also processes what it read, unless process-thread-count ≥ 0 adds a
 // pool of that many processing threads fed through queues; either way, the
-// number of requests processed at once is one pool's size. go-fuse (v2.12)
-// has no such knob: every request is processed by the goroutine that read
-// it, a new reader goroutine is started whenever none is left waiting, and
-// the Go scheduler runs them on GOMAXPROCS threads. It offers no MaxReaders
-// option (its bound on idle readers, GOMAXPROCS clamped to 2..16, is
-// internal), and its one limit, MountOptions.MaxInflightRequestBytes, counts
-// buffer bytes, not requests: a small request gives its read buffer back
-// before it is processed, so a byte budget bounds WRITEs but not LOOKUPs.
+// number of requests processed at once is one pool's size. mfs's request
+// loop (loop.go) sizes itself: one goroutine reads and answers while callers
+// come one at a time, more join while requests of several threads queue up
+// or one request is slow, and the Go scheduler runs them on GOMAXPROCS
+// threads. go-fuse (v2.12), whose ProtocolServer decodes the requests, has
+// no thread knob either: its one limit, MountOptions.MaxInflightRequestBytes,
+// counts buffer bytes, not requests.
 //
 // So mfs bounds the requests processed at once itself (gatedFS), when
 // either option is given explicitly:
@@ -27,13 +26,13 @@ import (
 //	  sized R > 0 → R; 0 → CPUs, at most 8; R < 0 → CPUs/-R (≥ 1)
 //	process-thread-count ≥ 0 or < -1:    at most process-thread-count
 //	  requests, sized the same way; reading is never the bottleneck (a
-//	  reader goroutine is always waiting), so read-thread-count then only
-//	  matters as in mergerfs, not at all
+//	  reader goroutine joins whenever the others are busy), so
+//	  read-thread-count then only matters as in mergerfs, not at all
 //
-// Without either option no bound is set: go-fuse's goroutine per request,
-// as mfs has always run (mergerfs's default, CPUs up to 8 threads, would
-// only slow a Go server down). pin-threads and process-thread-queue-depth
-// have no equivalent and are ignored with a warning.
+// Without either option no bound is set beyond the loop's own (mergerfs's
+// default, CPUs up to 8 threads, would only slow a Go server down).
+// pin-threads and process-thread-queue-depth have no equivalent and are
+// ignored with a warning.
 
 // threadCount sizes a thread pool like mergerfs: n > 0 as is, 0 → CPUs (at
 // most 8), n < 0 → CPUs/-n, at least 1.

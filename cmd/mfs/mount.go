@@ -87,6 +87,23 @@ func mountAndServe(opts *config.Options, foreground, debug bool) int {
 	return serve(opts, debug)
 }
 
+// serverEnv is this process's environment with the GODEBUG a FUSE server
+// should run with (fusemode.ServerGODEBUG).
+func serverEnv() []string {
+	env := os.Environ()
+	v, change := fusemode.ServerGODEBUG(os.Getenv("GODEBUG"))
+	if !change {
+		return env
+	}
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GODEBUG=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "GODEBUG="+v)
+}
+
 // daemonize starts this command again in the foreground, detached in a new
 // session, and waits for its readiness report.
 func daemonize() int {
@@ -102,7 +119,7 @@ func daemonize() int {
 	}
 	cmd := exec.Command(exe, os.Args[1:]...)
 	cmd.Args[0] = os.Args[0] // keep argv[0] (mergerfs-style dispatch)
-	cmd.Env = append(os.Environ(), readyFdEnv+"=3")
+	cmd.Env = append(serverEnv(), readyFdEnv+"=3")
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
@@ -130,6 +147,14 @@ func daemonize() int {
 
 // serve mounts and serves until unmounted or signalled.
 func serve(opts *config.Options, debug bool) int {
+	if _, change := fusemode.ServerGODEBUG(os.Getenv("GODEBUG")); change {
+		// Started in the foreground (-f, systemd): start again with the
+		// runtime setting a server wants, as the same process.
+		if exe, err := os.Executable(); err == nil {
+			err = syscall.Exec(exe, os.Args, serverEnv())
+			fmt.Fprintf(os.Stderr, "mfs: warning: serving without GODEBUG=%s: %v\n", "schedtrace", err)
+		}
+	}
 	var ready *os.File
 	if os.Getenv(readyFdEnv) != "" {
 		ready = os.NewFile(3, "ready")

@@ -254,6 +254,11 @@ func TestMountCommand(t *testing.T) {
 		t.Fatalf("category.create = %q, %v", buf[:n], err)
 	}
 	pid := daemonPID(t, mnt)
+	// The daemon runs with the runtime setting a FUSE server wants
+	// (fusemode.ServerGODEBUG).
+	if env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ"); err != nil || !strings.Contains(string(env), "GODEBUG=schedtrace=") {
+		t.Errorf("daemon environment lacks GODEBUG=schedtrace= (%v)", err)
+	}
 	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("umount: %v %s", err, out)
 	}

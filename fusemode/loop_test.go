@@ -1,0 +1,119 @@
+package fusemode
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The request loop answers with one goroutine while requests come one at
+// a time; a request that does not finish must not hold up the others: the
+// watchdog starts another reader.
+func TestLoopSlowRequestDoesNotStallOthers(t *testing.T) {
+	f := newFixture(t, 2)
+	layout(t, f.branches[0], "slow=x", "fast=y")
+	f.mountInProcess(t)
+	if f.srv.loop == nil {
+		t.Fatal("mount is not served by mfs's request loop")
+	}
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	var first atomic.Bool
+	hook := func(op string) {
+		if op == "lookup" && first.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	}
+	f.srv.fs.testHook.Store(&hook)
+	defer f.srv.fs.testHook.Store(nil)
+	slowDone := make(chan error, 1)
+	go func() {
+		_, err := os.Stat(f.m("slow"))
+		slowDone <- err
+	}()
+	<-entered
+	fastDone := make(chan error, 1)
+	go func() {
+		_, err := os.Stat(f.m("fast"))
+		fastDone <- err
+	}()
+	select {
+	case err := <-fastDone:
+		if err != nil {
+			t.Errorf("stat while another LOOKUP hangs: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("a stat stayed stuck behind a LOOKUP that does not finish")
+	}
+	close(release)
+	if err := <-slowDone; err != nil {
+		t.Errorf("the slow stat: %v", err)
+	}
+}
+
+// Callers that run concurrently are answered concurrently.
+func TestLoopConcurrentCallers(t *testing.T) {
+	f := newFixture(t, 2)
+	var names []string
+	for i := range 8 {
+		names = append(names, fmt.Sprintf("f%d=x", i))
+	}
+	layout(t, f.branches[1], names...)
+	f.mountInProcess(t)
+	peak := peakOf(f, "lookup", 30*time.Millisecond)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := os.Stat(f.m(fmt.Sprintf("f%d", i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := peak(); p < 2 {
+		t.Errorf("8 concurrent lookups were answered one at a time (peak %d in flight)", p)
+	}
+}
+
+// MFS_FUSE_LOOP=go-fuse serves with go-fuse's own loop (kept for
+// comparisons); everything works the same.
+func TestLoopGoFuseFallback(t *testing.T) {
+	t.Setenv("MFS_FUSE_LOOP", "go-fuse")
+	f := newFixture(t, 2)
+	layout(t, f.branches[0], "d/a=1")
+	layout(t, f.branches[1], "d/b=2")
+	f.mountInProcess(t)
+	if f.srv.loop != nil {
+		t.Fatal("MFS_FUSE_LOOP=go-fuse: still served by mfs's loop")
+	}
+	names, err := readNames(f.m("d"))
+	if err != nil || len(names) != 2 {
+		t.Fatalf("listing through go-fuse's loop: %v, %v", names, err)
+	}
+	if got := readFile(t, f.m("d/b")); got != "2" {
+		t.Errorf("read through go-fuse's loop: %q", got)
+	}
+}
+
+// errorReply answers a request it cannot serve with the request's unique
+// id, so the caller is not left waiting.
+func TestErrorReply(t *testing.T) {
+	req := make([]byte, 64)
+	req[8] = 0x2a // Unique, little-endian
+	out := make([]byte, 64)
+	if n := errorReply(req, out, 5); n != 16 {
+		t.Fatalf("reply length %d, want 16", n)
+	}
+	if out[0] != 16 || out[4] != 0xfb || out[8] != 0x2a {
+		t.Errorf("reply header % x", out[:16])
+	}
+	if n := errorReply(req[:10], out, 5); n != 0 {
+		t.Errorf("short request answered with %d bytes", n)
+	}
+}
