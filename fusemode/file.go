@@ -263,13 +263,13 @@ func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.
 		// go-fuse reuses reply buffers: zero it, or the reply would carry
 		// whatever an earlier reply (another user's listing) left there.
 		clear(buf[:size])
-		return fuse.ReadResultData(buf[:size]), fuse.OK
+		return inPlace(buf[:size]), fuse.OK
 	}
 	n, e := f.ReadAt(buf[:size], int64(in.Offset))
 	if e != 0 {
 		return nil, r.reply("read", e)
 	}
-	return fuse.ReadResultData(buf[:n]), fuse.OK
+	return inPlace(buf[:n]), fuse.OK
 }
 
 func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {

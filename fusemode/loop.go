@@ -33,15 +33,15 @@ import (
 //
 //   - the descriptor (a dup of go-fuse's, O_NONBLOCK) sits in the Go
 //     netpoller, so a goroutine waiting for a request holds no thread;
-//   - at most one goroutine waits for requests, and it answers the request
+//   - one goroutine at a time holds the reader role and answers the request
 //     it read itself, so a request costs one wake-up, as in mergerfs;
 //   - more goroutines join when callers run concurrently (a read that found
-//     a request of another thread already waiting starts another reader if
-//     none is waiting) or when the
-//     one request in progress has taken longer than a tick (the watchdog:
-//     a LOOKUP on a disk spinning up or a hung NFS branch must not stall
-//     every other caller); a goroutine that finds another already waiting
-//     ends, so the pool shrinks back to one when the load goes.
+//     a request of another thread already waiting starts another goroutine
+//     if the role is free) or when no request has started for a tick while
+//     one is in progress (the watchdog: a LOOKUP on a disk spinning up or a
+//     hung NFS branch must not stall every other caller); a goroutine that
+//     finds the role taken ends, so the pool shrinks back to one when the
+//     load goes, and never to none: the holder always comes back for it.
 //
 // MFS_FUSE_LOOP=go-fuse in the daemon's environment runs go-fuse's own loop
 // instead (for comparisons).
@@ -60,7 +60,7 @@ type requestLoop struct {
 	outSize int
 	logf    func(format string, args ...any)
 
-	waiting atomic.Int32 // goroutines in (or about to enter) a read
+	reading atomic.Bool  // a goroutine holds the reader role (reads next)
 	busy    atomic.Int32 // goroutines answering a request
 	started atomic.Uint64
 	parked  atomic.Bool // the watchdog sleeps until a request starts
@@ -208,19 +208,23 @@ func (l *requestLoop) putBufs(b *loopBufs) {
 var errConnEnded = errors.New("FUSE connection ended")
 
 // serve reads and answers requests until the connection ends or another
-// goroutine is already waiting for the next request.
+// goroutine holds the reader role.
 func (l *requestLoop) serve() {
 	b := l.getBufs()
 	defer l.putBufs(b)
 	var lastPid uint32 // caller of the previous request
 	for {
-		if l.waiting.Add(1) > 1 {
-			l.waiting.Add(-1)
+		// One goroutine at a time holds the reader role; one that finds
+		// it taken leaves. The holder always comes back for it after
+		// answering, so the loop is never left without a reader. (A
+		// counter of would-be readers was not enough: two goroutines
+		// each counting the other's passing increment both left.)
+		if !l.reading.CompareAndSwap(false, true) {
 			l.exit(false)
 			return
 		}
 		n, queued, err := l.read(b.in)
-		l.waiting.Add(-1)
+		l.reading.Store(false)
 		if err == errConnEnded {
 			l.exit(true)
 			return
@@ -229,7 +233,7 @@ func (l *requestLoop) serve() {
 			continue
 		}
 		pid := callerPid(b.in[:n])
-		if queued && pid != 0 && lastPid != 0 && pid != lastPid && l.waiting.Load() == 0 {
+		if queued && pid != 0 && lastPid != 0 && pid != lastPid && !l.reading.Load() {
 			// A request of another thread was already waiting: callers
 			// run concurrently. (A waiting request alone says little: a
 			// single caller woken by the previous reply often asks again
@@ -337,8 +341,8 @@ func (l *requestLoop) answer(b *loopBufs, n int) {
 	}
 }
 
-// watchdog starts another reader when no goroutine is waiting for requests
-// and none has started answering one for a whole tick: the ones in progress
+// watchdog starts another reader when the reader role is free and no
+// request has started for a whole tick: the ones in progress
 // are slow (a spinning-up disk, a hung network branch, a big listing), and
 // the callers behind them must not wait for them. It sleeps while the
 // connection is idle.
@@ -378,7 +382,7 @@ func (l *requestLoop) watchdog() {
 				l.parked.Store(false)
 				idle = 0
 			}
-		case s == last && l.waiting.Load() == 0:
+		case s == last && !l.reading.Load():
 			l.spawn()
 			idle = 0
 		default:
@@ -478,4 +482,33 @@ func unmountOnce(mp string) error {
 		return fmt.Errorf("%s -u: %w: %s", bin, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// inPlace is a READ result already in the reply buffer go-fuse handed to
+// Read. With go-fuse's ReadResultData, the ProtocolServer copies the data
+// into the reply (readIntoIov), here onto itself: a memmove of every byte
+// read. Readv (which the ProtocolServer prefers) sees that the data is
+// already where it belongs.
+type inPlace []byte
+
+func (d inPlace) Bytes(buf []byte) ([]byte, fuse.Status) { return d, fuse.OK }
+func (d inPlace) Size() int                              { return len(d) }
+func (d inPlace) Done()                                  {}
+
+// Readv copies d into dst unless it is there already.
+func (d inPlace) Readv(dst [][]byte) (int, fuse.Status) {
+	if len(d) == 0 {
+		return 0, fuse.OK
+	}
+	if len(dst) > 0 && len(dst[0]) >= len(d) && &dst[0][0] == &d[0] {
+		return len(d), fuse.OK
+	}
+	n := 0
+	for _, b := range dst {
+		n += copy(b, d[n:])
+		if n == len(d) {
+			break
+		}
+	}
+	return n, fuse.OK
 }
