@@ -73,6 +73,11 @@ type requestLoop struct {
 	done  chan struct{}
 }
 
+// maxPooledBufs is how many goroutines' buffers are kept for the next ones:
+// a goroutine joining under concurrent load would otherwise allocate (and
+// fault in, and later collect) 2 MiB of fresh buffers each time.
+const maxPooledBufs = 32
+
 // loopBufs are one goroutine's request and reply buffers.
 type loopBufs struct {
 	in, out []byte
@@ -112,7 +117,7 @@ func newRequestLoop(fs fuse.RawFileSystem, mo *fuse.MountOptions, init *fuse.Ini
 		rc:   rc,
 		logf: logf,
 		wake: make(chan struct{}, 1),
-		bufs: make(chan *loopBufs, 2),
+		bufs: make(chan *loopBufs, maxPooledBufs),
 		done: make(chan struct{}),
 	}
 	maxWrite, err := l.replayInit(init)
