@@ -1,6 +1,8 @@
 package fusemode
 
 import (
+	"time"
+
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 )
@@ -114,6 +116,9 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		return r.readDirNames(h, in.Offset, out)
 	}
 	o := r.options()
+	// Entries whose cached lookup outlives this margin are not stat-ed
+	// again; the margin covers the time until the caller uses them.
+	now := time.Now().Add(freshMargin).UnixNano()
 	dir, rel, ok := r.nodes.get(h.node.id)
 	if dir != h.node {
 		ok = false
@@ -132,6 +137,15 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		if !ok || d.Name == "." || d.Name == ".." {
 			continue
 		}
+		if c := r.nodes.child(h.node.id, d.Name); c != nil && c.fresh.Load() > now {
+			// The kernel still holds this entry and its attributes
+			// from an earlier reply: stat-ing it again would only
+			// cost time (ls -l run again within cache.entry and
+			// cache.attr). Without a node id the entry changes no
+			// kernel cache.
+			r.stats.plusFresh.Add(1)
+			continue
+		}
 		a, errno := r.pool.Getattr(bg, h.cred, join(rel, d.Name))
 		if errno != 0 || a.Stat.Mode>>12 != uint32(d.Type) {
 			continue
@@ -142,6 +156,10 @@ func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 	}
 	return fuse.OK
 }
+
+// freshMargin: a READDIRPLUS entry is stat-ed again unless the kernel's
+// cached lookup of it stays valid at least this much longer.
+const freshMargin = 100 * time.Millisecond
 
 // readDirNames fills a READDIRPLUS reply with names only (node id 0: no
 // lookup counted, the kernel caches nothing but the dirent).

@@ -21,8 +21,8 @@ import (
 
 // read-thread-count and process-thread-count bound the requests the server
 // holds at once: a LOOKUP that stalls keeps the others waiting in the
-// kernel once the bound is reached. Without either option go-fuse serves
-// every request on its own goroutine.
+// kernel once the bound is reached. Without either option the request loop
+// adds a goroutine for each request that stalls (its watchdog), unbounded.
 func TestThreadCounts(t *testing.T) {
 	for _, tc := range []struct {
 		opts    []string
@@ -393,5 +393,67 @@ func TestReaddirPlus(t *testing.T) {
 	}
 	if l := liveLookups(f.srv.fs.nodes); l > 0 {
 		t.Errorf("%d lookups still counted after drop_caches: READDIRPLUS entries are miscounted", l)
+	}
+}
+
+// ls -l run again while the kernel still caches what the first run looked
+// up: READDIRPLUS does not stat those entries on the branches again (the
+// lookups would only be thrown away), and every lstat is still answered
+// (by the kernel's caches, or by a LOOKUP). With cache.attr=0 every entry
+// is stat-ed.
+func TestReaddirPlusSkipsFreshEntries(t *testing.T) {
+	for _, tc := range []struct {
+		opt       string
+		wantFresh bool
+	}{{"cache.attr=5", true}, {"cache.attr=0", false}} {
+		t.Run(tc.opt, func(t *testing.T) {
+			f := newFixture(t, 3)
+			const n = 300
+			for i := 0; i < n; i++ {
+				layout(t, f.branches[i%3], fmt.Sprintf("d/f%d=%d", i, i))
+			}
+			f.mountInProcess(t, tc.opt, "cache.entry=5")
+			lsl := func() {
+				dir, err := os.Open(f.m("d"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer dir.Close()
+				seen := 0
+				for {
+					ents, err := dir.ReadDir(20)
+					for _, e := range ents {
+						seen++
+						st := lstat(t, f.m("d/"+e.Name()))
+						if want := int64(len(strings.TrimPrefix(e.Name(), "f"))); st.Size != want {
+							t.Errorf("%s: size %d, want %d", e.Name(), st.Size, want)
+						}
+					}
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if seen != n {
+					t.Errorf("listed %d entries, want %d", seen, n)
+				}
+			}
+			lsl()
+			// The first run taught plusHint that this directory is
+			// stat-ed: the second's first batch comes as READDIRPLUS,
+			// of names the first run looked up.
+			before := f.srv.fs.stats.plusFresh.Load()
+			lsl()
+			fresh := f.srv.fs.stats.plusFresh.Load() - before
+			t.Logf("%s: %d of %d entries not stat-ed again", tc.opt, fresh, n)
+			if tc.wantFresh && fresh < 20 {
+				t.Errorf("only %d of %d entries with a fresh kernel lookup were skipped", fresh, n)
+			}
+			if !tc.wantFresh && fresh != 0 {
+				t.Errorf("%d entries skipped although the kernel caches no attributes", fresh)
+			}
+		})
 	}
 }

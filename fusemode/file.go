@@ -260,7 +260,7 @@ func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.
 	size := min(int(in.Size), len(buf))
 	if r.options().NullRW {
 		// nullrw: report the read as done without touching the branch.
-		// go-fuse reuses reply buffers: zero it, or the reply would carry
+		// Reply buffers are reused: zero it, or the reply would carry
 		// whatever an earlier reply (another user's listing) left there.
 		clear(buf[:size])
 		return inPlace(buf[:size]), fuse.OK

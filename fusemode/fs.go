@@ -57,7 +57,7 @@ func (r *rawFS) runTestHook(op string) {
 // keep away from the daemon, and backing-file registrations.
 type opStats struct {
 	reads, writes, copies, backingOpens atomic.Int64
-	lookups, plusEntries                atomic.Int64
+	lookups, plusEntries, plusFresh     atomic.Int64
 	getattrs                            atomic.Int64
 }
 
@@ -157,6 +157,7 @@ func (r *rawFS) fillEntry(out *fuse.EntryOut, n *node, a *vfs.Attr, o *config.Op
 	out.SetEntryTimeout(o.CacheEntry)
 	out.SetAttrTimeout(o.CacheAttr)
 	fillAttr(&out.Attr, a)
+	n.fresh.Store(time.Now().Add(min(o.CacheEntry, o.CacheAttr)).UnixNano())
 }
 
 // --- lookup and forget -------------------------------------------------------

@@ -311,7 +311,7 @@ func unsupported(o *config.Options) (warnings []string, err error) {
 		}
 	}
 	if explicit(o, "pin-threads") && o.PinThreads != config.PinThreadsNone {
-		warnings = append(warnings, "pin-threads is ignored: go-fuse serves requests on goroutines, "+
+		warnings = append(warnings, "pin-threads is ignored: mfs serves requests on goroutines, "+
 			"which the Go scheduler moves between threads; there are no reader or processing threads to pin")
 	}
 	if explicit(o, "process-thread-queue-depth") {

@@ -44,6 +44,10 @@ type node struct {
 	// stat-ed as it went (ls -l), so the next one's first READDIRPLUS
 	// batch carries lookups (dir.go).
 	plusHint atomic.Bool
+	// fresh is when (UnixNano) the entry and attributes of the node's last
+	// entry reply expire in the kernel's caches: until then a READDIRPLUS
+	// need not stat it again (dir.go).
+	fresh atomic.Int64
 }
 
 type childKey struct {
