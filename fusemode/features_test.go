@@ -353,33 +353,8 @@ func TestReaddirPlus(t *testing.T) {
 	f.mountInProcess(t)
 	// As ls -l does: stat the entries of each getdents batch before
 	// reading the next (the kernel then keeps asking READDIRPLUS).
-	dir, err := os.Open(f.m("d"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
 	before := f.srv.fs.stats.lookups.Load()
-	seen := 0
-	for {
-		ents, err := dir.ReadDir(20)
-		for _, e := range ents {
-			seen++
-			st := lstat(t, f.m("d/"+e.Name()))
-			if want := int64(len(strings.TrimPrefix(e.Name(), "f"))); st.Size != want {
-				t.Errorf("%s: size %d, want %d", e.Name(), st.Size, want)
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if seen != n {
-		t.Errorf("listed %d entries, want %d", seen, n)
-	}
-	dir.Close() // an open directory pins its inode
+	lsLong(t, f, "d", n) // closes the directory: an open one pins its inode
 	plus := f.srv.fs.stats.plusEntries.Load()
 	lookups := f.srv.fs.stats.lookups.Load() - before
 	t.Logf("%d entries came with READDIRPLUS, %d LOOKUPs followed for %d stats", plus, lookups, n)
@@ -413,33 +388,7 @@ func TestReaddirPlusSkipsFreshEntries(t *testing.T) {
 				layout(t, f.branches[i%3], fmt.Sprintf("d/f%d=%d", i, i))
 			}
 			f.mountInProcess(t, tc.opt, "cache.entry=5")
-			lsl := func() {
-				dir, err := os.Open(f.m("d"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer dir.Close()
-				seen := 0
-				for {
-					ents, err := dir.ReadDir(20)
-					for _, e := range ents {
-						seen++
-						st := lstat(t, f.m("d/"+e.Name()))
-						if want := int64(len(strings.TrimPrefix(e.Name(), "f"))); st.Size != want {
-							t.Errorf("%s: size %d, want %d", e.Name(), st.Size, want)
-						}
-					}
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
-				if seen != n {
-					t.Errorf("listed %d entries, want %d", seen, n)
-				}
-			}
+			lsl := func() { lsLong(t, f, "d", n) }
 			lsl()
 			// The first run taught plusHint that this directory is
 			// stat-ed: the second's first batch comes as READDIRPLUS,
@@ -455,5 +404,37 @@ func TestReaddirPlusSkipsFreshEntries(t *testing.T) {
 				t.Errorf("%d entries skipped although the kernel caches no attributes", fresh)
 			}
 		})
+	}
+}
+
+// lsLong lists directory rel of the mount as ls -l does — each getdents
+// batch's entries lstat-ed before the next batch is read — and checks the
+// sizes (file fN holds N) and the count.
+func lsLong(t *testing.T, f *fixture, rel string, n int) {
+	t.Helper()
+	dir, err := os.Open(f.m(rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	seen := 0
+	for {
+		ents, err := dir.ReadDir(20)
+		for _, e := range ents {
+			seen++
+			st := lstat(t, f.m(rel+"/"+e.Name()))
+			if want := int64(len(strings.TrimPrefix(e.Name(), "f"))); st.Size != want {
+				t.Errorf("%s: size %d, want %d", e.Name(), st.Size, want)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seen != n {
+		t.Errorf("listed %d entries, want %d", seen, n)
 	}
 }
