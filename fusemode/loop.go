@@ -74,12 +74,19 @@ type requestLoop struct {
 }
 
 // maxPooledBufs is how many goroutines' buffers are kept for the next ones:
-// a goroutine joining under concurrent load would otherwise allocate (and
-// fault in, and later collect) 2 MiB of fresh buffers each time.
-const maxPooledBufs = 32
+// a goroutine joining under concurrent load would otherwise map (and fault
+// in) 2 MiB of fresh buffers each time. Beyond warmBufs kept sets, a set's
+// pages are handed back to the kernel when it is pooled (MADV_DONTNEED), so
+// a burst of concurrent large reads or writes does not stay resident.
+const (
+	maxPooledBufs = 32
+	warmBufs      = 2
+)
 
-// loopBufs are one goroutine's request and reply buffers.
+// loopBufs are one goroutine's request and reply buffers, in one anonymous
+// mapping outside the Go heap (no pointers, pages releasable).
 type loopBufs struct {
+	mem     []byte
 	in, out []byte
 	inIov   [][]byte
 	outIov  [][]byte
@@ -186,27 +193,50 @@ func (l *requestLoop) exit(ended bool) {
 	}
 	l.live--
 	if l.ended && l.live == 0 {
+		l.dropBufs()
 		l.file.Close()
 		close(l.done)
 	}
 }
 
-func (l *requestLoop) getBufs() *loopBufs {
+func (l *requestLoop) getBufs() (*loopBufs, error) {
 	select {
 	case b := <-l.bufs:
-		return b
+		return b, nil
 	default:
 	}
-	b := &loopBufs{in: make([]byte, l.inSize), out: make([]byte, l.outSize)}
+	mem, err := unix.Mmap(-1, 0, l.inSize+l.outSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, fmt.Errorf("request buffers: %w", err)
+	}
+	b := &loopBufs{mem: mem, in: mem[:l.inSize:l.inSize], out: mem[l.inSize:]}
 	b.inIov = make([][]byte, 1)
 	b.outIov = [][]byte{b.out}
-	return b
+	return b, nil
 }
 
+// putBufs pools b for the next goroutine, its pages released when warmBufs
+// sets are pooled already; unmapped when the pool is full.
 func (l *requestLoop) putBufs(b *loopBufs) {
+	if len(l.bufs) >= warmBufs {
+		unix.Madvise(b.mem, unix.MADV_DONTNEED)
+	}
 	select {
 	case l.bufs <- b:
 	default:
+		unix.Munmap(b.mem)
+	}
+}
+
+// dropBufs unmaps the pooled buffers once no goroutine serves any more.
+func (l *requestLoop) dropBufs() {
+	for {
+		select {
+		case b := <-l.bufs:
+			unix.Munmap(b.mem)
+		default:
+			return
+		}
 	}
 }
 
@@ -215,8 +245,17 @@ var errConnEnded = errors.New("FUSE connection ended")
 // serve reads and answers requests until the connection ends or another
 // goroutine holds the reader role.
 func (l *requestLoop) serve() {
-	b := l.getBufs()
-	defer l.putBufs(b)
+	var b *loopBufs
+	for {
+		var err error
+		if b, err = l.getBufs(); err == nil {
+			break
+		}
+		// No memory for buffers now: this goroutine may be the only
+		// one, so wait rather than leave.
+		l.logf("fusemode: %v", err)
+		time.Sleep(loopTick)
+	}
 	var lastPid uint32 // caller of the previous request
 	for {
 		// One goroutine at a time holds the reader role; one that finds
@@ -225,12 +264,14 @@ func (l *requestLoop) serve() {
 		// counter of would-be readers was not enough: two goroutines
 		// each counting the other's passing increment both left.)
 		if !l.reading.CompareAndSwap(false, true) {
+			l.putBufs(b)
 			l.exit(false)
 			return
 		}
 		n, queued, err := l.read(b.in)
 		l.reading.Store(false)
 		if err == errConnEnded {
+			l.putBufs(b)
 			l.exit(true)
 			return
 		}

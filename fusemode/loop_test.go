@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // The request loop answers with one goroutine while requests come one at
@@ -175,5 +178,63 @@ func TestLoopStormKeepsAReader(t *testing.T) {
 	}
 	if _, err := os.Stat(f.m("d0/f")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Buffers pooled beyond the warm ones hold no pages: a burst of concurrent
+// 1 MiB writes does not stay resident once it is over.
+func TestLoopReleasesIdleBuffers(t *testing.T) {
+	f := newFixture(t, 1)
+	f.mountInProcess(t, "cache.files=off")
+	peak := peakOf(f, "write", 20*time.Millisecond) // held writes: the watchdog adds goroutines
+	var wg sync.WaitGroup
+	block := make([]byte, 1<<20)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := os.WriteFile(f.m(fmt.Sprintf("big%d", i)), block, 0o644); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := peak(); p < 3 {
+		t.Fatalf("only %d writes in flight at once; the test needs several goroutines", p)
+	}
+	l := f.srv.loop
+	var sets []*loopBufs
+	waitFor(t, "the loop to shrink back", func() bool {
+		for {
+			select {
+			case b := <-l.bufs:
+				sets = append(sets, b)
+				continue
+			default:
+			}
+			return len(sets) >= 3
+		}
+	})
+	defer func() {
+		for _, b := range sets {
+			l.bufs <- b
+		}
+	}()
+	released := 0
+	for _, b := range sets {
+		vec := make([]byte, (len(b.mem)+os.Getpagesize()-1)/os.Getpagesize())
+		if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b.mem[0])), uintptr(len(b.mem)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+			t.Fatal(e)
+		}
+		resident := 0
+		for _, v := range vec {
+			resident += int(v & 1)
+		}
+		if resident == 0 {
+			released++
+		}
+	}
+	if want := len(sets) - warmBufs; released < want {
+		t.Errorf("%d of %d pooled buffer sets hold no pages, want at least %d", released, len(sets), want)
 	}
 }
