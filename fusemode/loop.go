@@ -111,9 +111,15 @@ func newRequestLoop(fs fuse.RawFileSystem, mo *fuse.MountOptions, init *fuse.Ini
 		unix.Close(own)
 		return nil, fmt.Errorf("O_NONBLOCK on /dev/fuse: %w", err)
 	}
+	// On failure go-fuse's own loop serves, with blocking reads: the
+	// shared flag must be cleared again first.
+	undo := func() {
+		unix.SetNonblock(own, false)
+	}
 	f := os.NewFile(uintptr(own), "/dev/fuse")
 	rc, err := f.SyscallConn()
 	if err != nil {
+		undo()
 		f.Close()
 		return nil, fmt.Errorf("/dev/fuse: %w", err)
 	}
@@ -129,6 +135,7 @@ func newRequestLoop(fs fuse.RawFileSystem, mo *fuse.MountOptions, init *fuse.Ini
 	}
 	maxWrite, err := l.replayInit(init)
 	if err != nil {
+		undo()
 		f.Close()
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 )
 
@@ -236,5 +237,28 @@ func TestLoopReleasesIdleBuffers(t *testing.T) {
 	}
 	if want := len(sets) - warmBufs; released < want {
 		t.Errorf("%d of %d pooled buffer sets hold no pages, want at least %d", released, len(sets), want)
+	}
+}
+
+// When taking the connection over fails, go-fuse's own loop serves it with
+// blocking reads: the O_NONBLOCK set on the shared open file description
+// must be gone again.
+func TestRequestLoopFailureLeavesBlocking(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	var bad fuse.InitIn // major 0: the replayed INIT fails
+	if _, err := newRequestLoop(fuse.NewDefaultRawFileSystem(), &fuse.MountOptions{}, &bad, p[0], t.Logf); err == nil {
+		t.Fatal("a loop was made from a bad INIT")
+	}
+	fl, err := unix.FcntlInt(uintptr(p[0]), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl&unix.O_NONBLOCK != 0 {
+		t.Error("the descriptor was left non-blocking")
 	}
 }
