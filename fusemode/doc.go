@@ -213,14 +213,17 @@
 // request, as in mergerfs); more join when requests of different threads
 // queue up, or when no request has started for a 5 ms tick while one is in
 // progress (a slow or hung branch must not stall every caller), and they
-// leave again when another is already waiting. The descriptor is found as
-// the one /dev/fuse descriptor the mount added to the process (mounts in one
-// process are serialised for this); INIT is replayed into the
+// leave again when they find the reader role taken. Request buffers are
+// anonymous mappings, released when idle beyond two. The descriptor is the
+// one untaken /dev/fuse descriptor the mount added to the process (mounts
+// in one process are serialised for this); INIT is replayed into the
 // ProtocolServer so it knows what was negotiated; notifications and
 // passthrough ioctls still go through go-fuse's Server, whose descriptor
 // is the same connection. The loop never uses notifications that expect an
 // answer (NOTIFY_RETRIEVE): their replies would reach the wrong server.
-// MFS_FUSE_LOOP=go-fuse in the environment serves with go-fuse's own loop.
+// MFS_FUSE_LOOP=go-fuse in the environment serves with go-fuse's own loop
+// (also the fallback when the takeover fails, logged as a warning). The
+// daemon runs with GODEBUG=schedtrace set (runtime.go says why).
 //
 // read-thread-count and process-thread-count bound the requests processed at
 // once (gatedFS; mapping in threads.go): process-thread-count=-1 →
