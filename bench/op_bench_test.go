@@ -188,14 +188,7 @@ func BenchmarkRunStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(dir) })
-	var branches []string
-	for i := 1; i <= 3; i++ {
-		br := filepath.Join(dir, "b"+strconv.Itoa(i))
-		if err := os.MkdirAll(br, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		branches = append(branches, br)
-	}
+	branches := threeBranches(b, dir)
 	union := filepath.Join(dir, "pool") + "=" + strings.Join(branches, ":")
 	for _, c := range []struct {
 		name string
@@ -242,14 +235,7 @@ func BenchmarkRunVsFloor(b *testing.B) {
 	if err != nil {
 		b.Skipf("C-probe: %v", err)
 	}
-	var branches []string
-	for i := 1; i <= 3; i++ {
-		br := filepath.Join(dir, "b"+strconv.Itoa(i))
-		if err := os.MkdirAll(br, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		branches = append(branches, br)
-	}
+	branches := threeBranches(b, dir)
 	if err := os.MkdirAll(filepath.Join(branches[1], "d"), 0o755); err != nil {
 		b.Fatal(err)
 	}
@@ -295,4 +281,18 @@ func BenchmarkRunVsFloor(b *testing.B) {
 		b.ReportMetric(c.run/c.flo, c.name+"-x-floor")
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// threeBranches makes branch directories b1, b2 and b3 in dir.
+func threeBranches(b *testing.B, dir string) []string {
+	b.Helper()
+	var branches []string
+	for i := 1; i <= 3; i++ {
+		br := filepath.Join(dir, "b"+strconv.Itoa(i))
+		if err := os.MkdirAll(br, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		branches = append(branches, br)
+	}
+	return branches
 }

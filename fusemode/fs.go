@@ -239,24 +239,36 @@ func (r *rawFS) nodeAttr(c *vfs.Cred, n *node, rel string, ok bool, fh uint64) (
 }
 
 func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
-	r.stats.getattrs.Add(1)
-	r.waitNotified()
-	n, rel, ok := r.nodes.get(in.NodeId)
-	if n == nil {
-		return fuse.Status(unix.ESTALE)
-	}
 	var fh uint64
 	if in.Flags()&fuse.FUSE_GETATTR_FH != 0 {
 		fh = in.Fh()
 	}
-	a, e := r.nodeAttr(r.cred(&in.InHeader, 0), n, rel, ok, fh)
-	r.trace("getattr", rel, &in.InHeader, e)
-	if e != 0 {
-		return r.reply("getattr", e)
+	a, _, _, _, st := r.attrRequest("getattr", &in.InHeader, fh)
+	if st != fuse.OK {
+		return st
 	}
 	out.SetTimeout(r.options().CacheAttr)
 	fillAttr(&out.Attr, &a)
 	return fuse.OK
+}
+
+// attrRequest is what GETATTR and STATX share: the node's attributes
+// (through handle fh when non-zero), with the caller's credentials, its
+// path and whether that still leads to it.
+func (r *rawFS) attrRequest(op string, h *fuse.InHeader, fh uint64) (a vfs.Attr, c *vfs.Cred, rel string, ok bool, st fuse.Status) {
+	r.stats.getattrs.Add(1)
+	r.waitNotified()
+	n, rel, ok := r.nodes.get(h.NodeId)
+	if n == nil {
+		return a, nil, "", false, fuse.Status(unix.ESTALE)
+	}
+	c = r.cred(h, 0)
+	a, e := r.nodeAttr(c, n, rel, ok, fh)
+	r.trace(op, rel, h, e)
+	if e != 0 {
+		return a, c, rel, ok, r.reply(op, e)
+	}
+	return a, c, rel, ok, fuse.OK
 }
 
 // Statx answers FUSE_STATX (Linux ≥ 6.6 sends it for statx calls asking
@@ -265,21 +277,13 @@ func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 // (vfs.StatxOn), when it still is that object. Through a handle (an
 // unlinked open file) only the basic fields are known.
 func (r *rawFS) Statx(cancel <-chan struct{}, in *fuse.StatxIn, out *fuse.StatxOut) fuse.Status {
-	r.stats.getattrs.Add(1)
-	r.waitNotified()
-	n, rel, ok := r.nodes.get(in.NodeId)
-	if n == nil {
-		return fuse.Status(unix.ESTALE)
-	}
 	var fh uint64
 	if in.GetattrFlags&fuse.FUSE_GETATTR_FH != 0 {
 		fh = in.Fh
 	}
-	c := r.cred(&in.InHeader, 0)
-	a, e := r.nodeAttr(c, n, rel, ok, fh)
-	r.trace("statx", rel, &in.InHeader, e)
-	if e != 0 {
-		return r.reply("statx", e)
+	a, c, rel, ok, st := r.attrRequest("statx", &in.InHeader, fh)
+	if st != fuse.OK {
+		return st
 	}
 	out.SetTimeout(r.options().CacheAttr)
 	fillStatx(&out.Statx, &a)

@@ -90,6 +90,24 @@ type loopBufs struct {
 	in, out []byte
 	inIov   [][]byte
 	outIov  [][]byte
+
+	// The state of one read, and the callback rc.Read calls, made once
+	// per set: a closure per read cost four allocations per request.
+	n, tries int
+	errno    syscall.Errno
+	readFn   func(fd uintptr) bool
+}
+
+// readOnce is rc.Read's callback: one read of a request into b.in; false
+// (wait for the descriptor) when none is queued. A raw system call: the
+// descriptor is non-blocking, and the runtime's bookkeeping for a blocking
+// call (and the wake-up of its monitor thread that comes with it) buys
+// nothing here.
+func (b *loopBufs) readOnce(fd uintptr) bool {
+	b.tries++
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)))
+	b.n, b.errno = int(r), e
+	return e != syscall.EAGAIN
 }
 
 // opInit is FUSE_INIT's opcode.
@@ -219,6 +237,7 @@ func (l *requestLoop) getBufs() (*loopBufs, error) {
 	b := &loopBufs{mem: mem, in: mem[:l.inSize:l.inSize], out: mem[l.inSize:]}
 	b.inIov = make([][]byte, 1)
 	b.outIov = [][]byte{b.out}
+	b.readFn = b.readOnce
 	return b, nil
 }
 
@@ -275,7 +294,7 @@ func (l *requestLoop) serve() {
 			l.exit(false)
 			return
 		}
-		n, queued, err := l.read(b.in)
+		n, queued, err := l.read(b)
 		l.reading.Store(false)
 		if err == errConnEnded {
 			l.putBufs(b)
@@ -303,23 +322,15 @@ func (l *requestLoop) serve() {
 
 // read reads one request. queued reports that it was already waiting (the
 // first attempt found it).
-func (l *requestLoop) read(buf []byte) (n int, queued bool, err error) {
-	tries := 0
-	var errno syscall.Errno
-	cerr := l.rc.Read(func(fd uintptr) bool {
-		tries++
-		// A raw system call: the descriptor is non-blocking, and the
-		// runtime's bookkeeping for a blocking call (and the wake-up of
-		// its monitor thread that comes with it) buys nothing here.
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-		n, errno = int(r), e
-		return e != syscall.EAGAIN
-	})
+func (l *requestLoop) read(b *loopBufs) (n int, queued bool, err error) {
+	b.tries = 0
+	cerr := l.rc.Read(b.readFn)
+	n, errno := b.n, b.errno
 	switch {
 	case cerr != nil:
 		return 0, false, errConnEnded
 	case errno == 0:
-		return n, tries == 1, nil
+		return n, b.tries == 1, nil
 	case errno == syscall.EINTR, errno == syscall.ENOENT:
 		// ENOENT: the request was interrupted before it was read.
 		return 0, false, errno

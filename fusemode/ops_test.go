@@ -746,12 +746,7 @@ func TestExportHandles(t *testing.T) {
 			defer unix.Close(mfd)
 			// Wait until the kernel has evicted the inode and sent FORGET,
 			// so opening the handle must go through LOOKUP ".".
-			deadline := time.Now().Add(5 * time.Second)
-			for liveLookups(f.srv.fs.nodes) > 0 && time.Now().Before(deadline) {
-				os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0)
-				time.Sleep(20 * time.Millisecond)
-			}
-			if n := liveLookups(f.srv.fs.nodes); n > 0 {
+			if n := dropUntilForgotten(f, 5*time.Second); n > 0 {
 				t.Fatalf("the kernel still holds %d node references after drop_caches", n)
 			}
 			fd, err := unix.OpenByHandleAt(mfd, h, unix.O_RDONLY)
@@ -776,6 +771,18 @@ func TestExportHandles(t *testing.T) {
 }
 
 // liveLookups sums the lookup counts the kernel holds on non-root nodes.
+// dropUntilForgotten drops the kernel's dentry and inode caches until
+// every node lookup of the in-process mount is forgotten or d has passed,
+// and returns the lookups still counted.
+func dropUntilForgotten(f *fixture, d time.Duration) uint64 {
+	deadline := time.Now().Add(d)
+	for liveLookups(f.srv.fs.nodes) > 0 && time.Now().Before(deadline) {
+		os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0)
+		time.Sleep(20 * time.Millisecond)
+	}
+	return liveLookups(f.srv.fs.nodes)
+}
+
 func liveLookups(t *nodeTable) uint64 {
 	t.mu.RLock()
 	defer t.mu.RUnlock()

@@ -13,13 +13,7 @@ import (
 // BenchmarkGetattr compares a union getattr (ff over 3 branches, the file on
 // the last) with a native lstat of the same branch file.
 func BenchmarkGetattr(b *testing.B) {
-	root := b.TempDir()
-	var dirs []string
-	for i := 0; i < 3; i++ {
-		d := filepath.Join(root, fmt.Sprint(i))
-		os.MkdirAll(filepath.Join(d, "a/b"), 0o755)
-		dirs = append(dirs, d)
-	}
+	dirs := benchBranches(b, "a/b")
 	os.WriteFile(filepath.Join(dirs[2], "a/b/f"), nil, 0o644)
 	o := benchOpts(b, dirs)
 	p, err := New(o, Settings{})
@@ -120,13 +114,7 @@ func openTreeB(b *testing.B, dirs []string) {
 // BenchmarkResolve resolves raw syscall paths the way `mfs run` does: one in
 // a union (three components, a relative symlink on the way) and one outside.
 func BenchmarkResolve(b *testing.B) {
-	root := b.TempDir()
-	var dirs []string
-	for i := 0; i < 3; i++ {
-		d := filepath.Join(root, fmt.Sprint(i))
-		os.MkdirAll(filepath.Join(d, "a/b"), 0o755)
-		dirs = append(dirs, d)
-	}
+	dirs := benchBranches(b, "a/b")
 	os.WriteFile(filepath.Join(dirs[2], "a/b/f"), nil, 0o644)
 	os.Symlink("a/b", filepath.Join(dirs[0], "link"))
 	p, err := New(benchOpts(b, dirs), Settings{})
@@ -139,7 +127,7 @@ func BenchmarkResolve(b *testing.B) {
 	for _, tc := range []struct{ name, path string }{
 		{"in-union", "/pool/a/b/f"},
 		{"via-symlink", "/pool/link/f"},
-		{"outside", root + "/0/a/b"},
+		{"outside", dirs[0] + "/a/b"},
 	} {
 		b.Run("path="+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -156,13 +144,7 @@ func BenchmarkResolve(b *testing.B) {
 // the size of a typical listing: what it allocates is garbage a daemon
 // collects on every OPENDIR.
 func BenchmarkReaddirSmall(b *testing.B) {
-	root := b.TempDir()
-	var dirs []string
-	for i := 0; i < 3; i++ {
-		d := filepath.Join(root, fmt.Sprint(i))
-		os.MkdirAll(filepath.Join(d, "op"), 0o755)
-		dirs = append(dirs, d)
-	}
+	dirs := benchBranches(b, "op")
 	for j := 0; j < 101; j++ {
 		os.WriteFile(filepath.Join(dirs[j%3], "op", fmt.Sprintf("f%d", j)), nil, 0o644)
 	}
@@ -178,4 +160,19 @@ func BenchmarkReaddirSmall(b *testing.B) {
 			b.Fatal(e, len(ents))
 		}
 	}
+}
+
+// benchBranches makes three branch directories, each with directory sub.
+func benchBranches(b *testing.B, sub string) []string {
+	b.Helper()
+	root := b.TempDir()
+	var dirs []string
+	for i := 0; i < 3; i++ {
+		d := filepath.Join(root, fmt.Sprint(i))
+		if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		dirs = append(dirs, d)
+	}
+	return dirs
 }
