@@ -313,3 +313,48 @@ func TestCtl(t *testing.T) {
 		t.Fatal("branches remove failed")
 	}
 }
+
+// mount -f (systemd units, the bench) starts itself again as the same
+// process with the GODEBUG a FUSE server wants (fusemode.ServerGODEBUG),
+// and still serves and exits on unmount.
+func TestForegroundMountGODEBUG(t *testing.T) {
+	requireFUSE(t)
+	root := t.TempDir()
+	b1, mnt := filepath.Join(root, "b1"), filepath.Join(root, "mnt")
+	for _, d := range []string{b1, mnt} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(filepath.Join(b1, "f"), []byte("x"), 0o644)
+	cmd := exec.Command(mfsBin, "mount", "-f", b1, mnt)
+	cmd.Env = append(os.Environ(), "GODEBUG=")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		unmountAndWait(mnt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Error("mfs mount -f did not exit after the unmount")
+		}
+	})
+	for i := 0; i < 500; i++ {
+		if _, ok := mountedAt(mnt); ok {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt, "f")); err != nil || string(b) != "x" {
+		t.Fatalf("read through the -f mount: %q, %v", b, err)
+	}
+	if pid := daemonPID(t, mnt); pid != cmd.Process.Pid {
+		t.Errorf("serving pid %d, started %d: the re-exec must keep the process", pid, cmd.Process.Pid)
+	}
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/environ")
+	if err != nil || !strings.Contains(string(env), "GODEBUG=schedtrace=") {
+		t.Errorf("mfs mount -f runs without GODEBUG=schedtrace= (%v)", err)
+	}
+}
