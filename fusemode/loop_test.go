@@ -262,3 +262,31 @@ func TestRequestLoopFailureLeavesBlocking(t *testing.T) {
 		t.Error("the descriptor was left non-blocking")
 	}
 }
+
+// The connection of a new mount is told apart from ones already taken over
+// by the O_NONBLOCK a takeover sets, not by descriptor number: a number
+// closed by a loop that just ended may come back for the new mount.
+func TestConnFdIgnoresTakenDescriptors(t *testing.T) {
+	requireFUSE(t)
+	mountMu.Lock()
+	defer mountMu.Unlock()
+	before := untakenFuseFds()
+	taken, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(taken)
+	fresh, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fresh)
+	if fd, err := fuseConnFd(before); err != nil || fd != fresh {
+		t.Errorf("fuseConnFd = %d, %v; want the untaken %d", fd, err, fresh)
+	}
+	// Ambiguity is an error (the mount then falls back), never a guess.
+	unix.SetNonblock(taken, false)
+	if fd, err := fuseConnFd(before); err == nil {
+		t.Errorf("two new untaken descriptors: fuseConnFd chose %d", fd)
+	}
+}
