@@ -31,11 +31,21 @@ import (
 //	floor = native time + Σ over the trapped calls of the timed run of
 //	        (C round trip of that kind − the same call made natively)
 //
-// where a kind is "continue" (a CONTINUEd call: round trip minus a native
-// stat), "open" (an emulated call of the open family: emulated open+close
-// minus a native open+close) or "stat" (any other emulated call: emulated
-// stat minus a native stat). ×floor = run time / floor: 1.0 would be a
-// supervisor that costs nothing beyond the kernel's own notification path.
+// where a kind is "continue" (a CONTINUEd call: a path-read CONTINUE minus
+// a native stat), "open" (an emulated call of the open family: emulated
+// open+close minus a native open+close) or "stat" (any other emulated call:
+// emulated stat minus a native stat). ×floor = run time / floor: 1.0 would
+// be a supervisor that costs nothing beyond the kernel's own notification
+// path and the least work of a union supervisor.
+//
+// That least work is priced as the probe measures it with a MISS path: an
+// emulated stat or open looks a name up that is not there first (the probe's
+// stat-miss and open-miss), because a file spread over three branches and
+// searched first-found (ff) is missed on one branch on average; and a
+// CONTINUE reads the path first (path-continue), because a union supervisor
+// cannot tell a call outside its unions without it. The probe's bare
+// CONTINUE and single-lookup stat and open are reported beside, and stand in
+// for these in an old report that lacks them.
 
 //go:embed cprobe/rtt.c
 var rttSource []byte
@@ -45,15 +55,20 @@ var rttSource []byte
 type RoundTrip struct {
 	NativeStatNS float64 `json:"native_stat_ns"` // newfstatat without a filter
 	NativeOpenNS float64 `json:"native_open_ns"` // openat+close without a filter
-	ContinueNS   float64 `json:"continue_ns"`    // newfstatat answered CONTINUE
-	StatNS       float64 `json:"stat_ns"`        // newfstatat emulated (read path, ID_VALID, fstatat, write back)
-	OpenNS       float64 `json:"open_ns"`        // openat emulated with ADDFD|SEND, plus close
-	SyncWakeUp   bool    `json:"sync_wake_up"`   // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP was on
-	Calls        int     `json:"calls"`          // calls of each kind per probe run
-	Runs         int     `json:"runs"`           // probe runs the medians are over
-	CPU          string  `json:"cpu,omitempty"`  // the CPU it was pinned to, "" = unpinned
-	Command      string  `json:"command"`        // how it was built and run
-	Error        string  `json:"error,omitempty"`
+	ContinueNS   float64 `json:"continue_ns"`    // newfstatat answered CONTINUE, the path not read
+	// PathContinueNS: newfstatat answered CONTINUE after reading its path.
+	PathContinueNS float64 `json:"path_continue_ns,omitempty"`
+	StatNS         float64 `json:"stat_ns"` // newfstatat emulated (read path, ID_VALID, fstatat, write back)
+	OpenNS         float64 `json:"open_ns"` // openat emulated with ADDFD|SEND, plus close
+	// StatMissNS and OpenMissNS: the same with a missed lookup first.
+	StatMissNS float64 `json:"stat_miss_ns,omitempty"`
+	OpenMissNS float64 `json:"open_miss_ns,omitempty"`
+	SyncWakeUp bool    `json:"sync_wake_up"`  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP was on
+	Calls      int     `json:"calls"`         // calls of each kind per probe run
+	Runs       int     `json:"runs"`          // probe runs the medians are over
+	CPU        string  `json:"cpu,omitempty"` // the CPU it was pinned to, "" = unpinned
+	Command    string  `json:"command"`       // how it was built and run
+	Error      string  `json:"error,omitempty"`
 }
 
 // Usable reports whether the probe produced figures.
@@ -83,16 +98,22 @@ func parseRTT(out string) (RoundTrip, error) {
 			r.NativeOpenNS = v
 		case "continue":
 			r.ContinueNS = v
+		case "path-continue":
+			r.PathContinueNS = v
 		case "stat":
 			r.StatNS = v
 		case "open":
 			r.OpenNS = v
+		case "stat-miss":
+			r.StatMissNS = v
+		case "open-miss":
+			r.OpenMissNS = v
 		default:
 			continue
 		}
 		seen[f[0]] = true
 	}
-	for _, k := range []string{"native-stat", "native-open", "continue", "stat", "open", "sync-wake-up"} {
+	for _, k := range []string{"native-stat", "native-open", "continue", "path-continue", "stat", "open", "sync-wake-up"} {
 		if !seen[k] {
 			return r, fmt.Errorf("rtt: no %q line in %q", k, trimForError(out))
 		}
@@ -107,9 +128,9 @@ var openFamily = map[string]bool{"open": true, "openat": true, "creat": true, "o
 // calls in s (see the formula above), in nanoseconds. Without per-syscall
 // counts every emulated call is costed as a stat.
 func (r *RoundTrip) ExtraNS(s RunStats) float64 {
-	cont := max(r.ContinueNS-r.NativeStatNS, 0)
-	stat := max(r.StatNS-r.NativeStatNS, 0)
-	open := max(r.OpenNS-r.NativeOpenNS, 0)
+	cont := max(r.FloorContinueNS()-r.NativeStatNS, 0)
+	stat := max(r.FloorStatNS()-r.NativeStatNS, 0)
+	open := max(r.FloorOpenNS()-r.NativeOpenNS, 0)
 	if len(s.BySyscall) == 0 {
 		return float64(s.Continued)*cont + float64(s.Emulated)*stat
 	}
@@ -124,6 +145,21 @@ func (r *RoundTrip) ExtraNS(s RunStats) float64 {
 		}
 	}
 	return ns
+}
+
+// FloorContinueNS, FloorStatNS and FloorOpenNS are the round trips the floor
+// prices a CONTINUEd, an emulated and an emulated open-family call with: the
+// path-read and missed-lookup figures, or, from a probe that lacks them,
+// the bare ones.
+func (r *RoundTrip) FloorContinueNS() float64 { return orElse(r.PathContinueNS, r.ContinueNS) }
+func (r *RoundTrip) FloorStatNS() float64     { return orElse(r.StatMissNS, r.StatNS) }
+func (r *RoundTrip) FloorOpenNS() float64     { return orElse(r.OpenMissNS, r.OpenNS) }
+
+func orElse(v, otherwise float64) float64 {
+	if v > 0 {
+		return v
+	}
+	return otherwise
 }
 
 // String is the one-line summary printed in reports.
@@ -142,8 +178,15 @@ func (r *RoundTrip) String() string {
 	if r.CPU != "" {
 		where = "pinned to CPU " + r.CPU
 	}
-	return fmt.Sprintf("CONTINUE %s, emulated stat %s, emulated open+close %s (native stat %s, open+close %s); %s; sync wake-up %s; medians of %d runs × %d calls",
-		fmtNS(int64(r.ContinueNS)), fmtNS(int64(r.StatNS)), fmtNS(int64(r.OpenNS)), fmtNS(int64(r.NativeStatNS)), fmtNS(int64(r.NativeOpenNS)), where, sync, r.Runs, r.Calls)
+	floor := fmt.Sprintf("CONTINUE %s, emulated stat %s, emulated open+close %s",
+		fmtNS(int64(r.ContinueNS)), fmtNS(int64(r.StatNS)), fmtNS(int64(r.OpenNS)))
+	if r.PathContinueNS > 0 && r.StatMissNS > 0 && r.OpenMissNS > 0 {
+		floor = fmt.Sprintf("path read + CONTINUE %s, emulated stat %s, emulated open+close %s, each after a missed lookup (bare CONTINUE %s, stat %s, open+close %s)",
+			fmtNS(int64(r.PathContinueNS)), fmtNS(int64(r.StatMissNS)), fmtNS(int64(r.OpenMissNS)),
+			fmtNS(int64(r.ContinueNS)), fmtNS(int64(r.StatNS)), fmtNS(int64(r.OpenNS)))
+	}
+	return fmt.Sprintf("%s (native stat %s, open+close %s); %s; sync wake-up %s; medians of %d runs × %d calls",
+		floor, fmtNS(int64(r.NativeStatNS)), fmtNS(int64(r.NativeOpenNS)), where, sync, r.Runs, r.Calls)
 }
 
 // measureRoundTrip compiles the probe into dir (once) and runs it runs
@@ -174,7 +217,10 @@ func measureRoundTrip(ctx context.Context, dir, cpu string, calls, runs int) *Ro
 		r.Error = err.Error()
 		return r
 	}
-	argv := append(append(append([]string{}, pin...), bin), strconv.Itoa(calls), file)
+	// A sibling name that does not exist: the missed lookup walks the same
+	// directories as the hit and fails at the last component.
+	miss := filepath.Join(dir, "file-on-another-branch")
+	argv := append(append(append([]string{}, pin...), bin), strconv.Itoa(calls), file, miss)
 	r.Command = "cc -O2 -o " + bin + " " + filepath.Join(dir, "rtt.c") + " && " + shellJoin(argv)
 	var all []RoundTrip
 	for i := 0; i < runs; i++ {
@@ -200,8 +246,11 @@ func measureRoundTrip(ctx context.Context, dir, cpu string, calls, runs int) *Ro
 	r.NativeStatNS = med(func(a RoundTrip) float64 { return a.NativeStatNS })
 	r.NativeOpenNS = med(func(a RoundTrip) float64 { return a.NativeOpenNS })
 	r.ContinueNS = med(func(a RoundTrip) float64 { return a.ContinueNS })
+	r.PathContinueNS = med(func(a RoundTrip) float64 { return a.PathContinueNS })
 	r.StatNS = med(func(a RoundTrip) float64 { return a.StatNS })
 	r.OpenNS = med(func(a RoundTrip) float64 { return a.OpenNS })
+	r.StatMissNS = med(func(a RoundTrip) float64 { return a.StatMissNS })
+	r.OpenMissNS = med(func(a RoundTrip) float64 { return a.OpenMissNS })
 	r.SyncWakeUp = all[0].SyncWakeUp
 	return r
 }

@@ -146,13 +146,16 @@
 //     (trapped, trapped_net) and the baseline (modes[].baseline).
 //   - C-probe and ×floor (run): cprobe/rtt.c, embedded and compiled with the
 //     machine's cc, times the same calls natively and trapped with a C
-//     target and a C supervisor (CONTINUE; emulated stat; emulated open with
-//     ADDFD|SEND), three runs, medians, pinned to one CPU (--pin's, else
+//     target and a C supervisor (CONTINUE, bare and after reading the path;
+//     emulated stat and open with ADDFD|SEND, each also after a missed
+//     lookup, the least a union supervisor does for a file on its second
+//     branch), three runs, medians, pinned to one CPU (--pin's, else
 //     the first this process may use) even when the bench is not: the
 //     floor is the best case. An unpinned bench also prints the probe
 //     unpinned, for information (see Pitfalls). The floor of a run result is native time + each trapped call of the
-//     timed run priced at (C round trip of its kind − the native call),
-//     kinds from BySyscall; ×floor = run time / floor. The project's target
+//     timed run priced at (C round trip of its kind − the native call):
+//     path read + CONTINUE, stat after a miss, open after a miss; kinds from
+//     BySyscall; ×floor = run time / floor. The project's target
 //     is ×floor ≤ 1.3 for metadata scenarios (issue 6). No cc: the header
 //     says so and ×floor is "-".
 //   - ×native, ×mergerfs: ratio = mode median time / reference median time.

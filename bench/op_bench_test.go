@@ -157,9 +157,12 @@ func BenchmarkCProbe(b *testing.B) {
 	}{
 		{"op=stat/mode=native", func(r *RoundTrip) float64 { return r.NativeStatNS }},
 		{"op=stat-continue/mode=c-supervisor", func(r *RoundTrip) float64 { return r.ContinueNS }},
+		{"op=stat-path-continue/mode=c-supervisor", func(r *RoundTrip) float64 { return r.PathContinueNS }},
 		{"op=stat/mode=c-supervisor", func(r *RoundTrip) float64 { return r.StatNS }},
+		{"op=stat-miss/mode=c-supervisor", func(r *RoundTrip) float64 { return r.StatMissNS }},
 		{"op=open/mode=native", func(r *RoundTrip) float64 { return r.NativeOpenNS }},
 		{"op=open/mode=c-supervisor", func(r *RoundTrip) float64 { return r.OpenNS }},
+		{"op=open-miss/mode=c-supervisor", func(r *RoundTrip) float64 { return r.OpenMissNS }},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -212,12 +215,12 @@ func BenchmarkRunStart(b *testing.B) {
 
 // BenchmarkRunVsFloor compares mfs run's supervisor with the C supervisor
 // of the C-probe on the same C target code (cprobe/rtt.c --loops under
-// `mfs run`, against rtt's own round trips in the same benchmark): stat,
-// lstat and open+close of a file on branch 2 of 3 (emulated: a lookup
-// missing on branch 1), and the stat of a file outside the union (path read
-// + CONTINUE, against the C supervisor's bare CONTINUE, which reads no path:
-// that ratio overstates). Reports ns per call for both and run/floor ratios. Pin the
-// whole benchmark with taskset to measure one CPU; children inherit it.
+// `mfs run`, against rtt's own round trips in the same benchmark): lstat
+// and open+close of a file on branch 2 of 3 (emulated: a lookup missing on
+// branch 1, as the C supervisor's stat-miss and open-miss miss once), and
+// the stat of a file outside the union (path read + CONTINUE, both).
+// Reports ns per call for both and run/floor ratios. Pin the whole
+// benchmark with taskset to measure one CPU; children inherit it.
 //
 //	go test -run '^$' -bench RunVsFloor -benchtime 1x -count 5 ./bench/
 //	taskset -c 0 go test -run '^$' -bench RunVsFloor -benchtime 1x -count 5 ./bench/
@@ -269,9 +272,10 @@ func BenchmarkRunVsFloor(b *testing.B) {
 		name     string
 		run, flo float64
 	}{
-		{"stat", got["lstat"], floor.StatNS}, // the C supervisor's emulated call is an lstat
-		{"open", got["open"], floor.OpenNS},
-		{"outside-stat", got["outside-stat"], floor.ContinueNS},
+		// The C supervisor's emulated call is an lstat; both miss once.
+		{"stat", got["lstat"], floor.FloorStatNS()},
+		{"open", got["open"], floor.FloorOpenNS()},
+		{"outside-stat", got["outside-stat"], floor.FloorContinueNS()},
 	} {
 		if c.run <= 0 {
 			b.Fatalf("rtt --loops printed no %s: %q", c.name, out)

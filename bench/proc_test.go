@@ -211,18 +211,29 @@ func TestCommandBuilders(t *testing.T) {
 const cannedRTT = `native-stat 419.1
 native-open 768.8
 continue 3166.3
+path-continue 3465.4
 stat 4659.4
 open 6099.4
+stat-miss 4960.3
+open-miss 6382.7
 sync-wake-up 1
 `
 
 func TestParseRTT(t *testing.T) {
 	got, err := parseRTT(cannedRTT)
-	want := RoundTrip{NativeStatNS: 419.1, NativeOpenNS: 768.8, ContinueNS: 3166.3, StatNS: 4659.4, OpenNS: 6099.4, SyncWakeUp: true}
+	want := RoundTrip{NativeStatNS: 419.1, NativeOpenNS: 768.8, ContinueNS: 3166.3, PathContinueNS: 3465.4,
+		StatNS: 4659.4, OpenNS: 6099.4, StatMissNS: 4960.3, OpenMissNS: 6382.7, SyncWakeUp: true}
 	if err != nil || got != want {
 		t.Errorf("parseRTT = %+v, %v", got, err)
 	}
-	for _, bad := range []string{"", "native-stat 1\ncontinue x\n", strings.Replace(cannedRTT, "open 6099.4\n", "", 1)} {
+	// Without MISS the probe prints no miss lines: the floor then prices
+	// emulated calls with the single-lookup figures.
+	noMiss := strings.NewReplacer("stat-miss 4960.3\n", "", "open-miss 6382.7\n", "").Replace(cannedRTT)
+	if got, err := parseRTT(noMiss); err != nil || got.StatMissNS != 0 || got.FloorStatNS() != 4659.4 || got.FloorOpenNS() != 6099.4 {
+		t.Errorf("parseRTT without miss lines = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "native-stat 1\ncontinue x\n", strings.Replace(cannedRTT, "open 6099.4\n", "", 1),
+		strings.Replace(cannedRTT, "path-continue 3465.4\n", "", 1)} {
 		if _, err := parseRTT(bad); err == nil {
 			t.Errorf("parseRTT(%q): no error", bad)
 		}
@@ -247,6 +258,13 @@ func TestRoundTripExtraNS(t *testing.T) {
 	}
 	if (&RoundTrip{Error: "no cc"}).Usable() || !r.Usable() {
 		t.Errorf("Usable")
+	}
+	// With the path-read CONTINUE and the missed-lookup figures, those price
+	// the calls.
+	r.PathContinueNS, r.StatMissNS, r.OpenMissNS = 4000, 6000, 7500
+	s.BySyscall = map[string]SyscallCount{"openat": {Notifications: 6, Emulated: 4}, "newfstatat": {Notifications: 7, Emulated: 6}}
+	if got, want := r.ExtraNS(s), 3*3500.0+4*6500+6*5500; got != want {
+		t.Errorf("ExtraNS with the miss figures = %g, want %g", got, want)
 	}
 }
 

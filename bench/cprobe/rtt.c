@@ -5,7 +5,8 @@
 // trips (bench/doc.go, "C-probe"). It is the probe of INTERCEPT.md §4 kept
 // in the repository.
 //
-//	usage: rtt N FILE      FILE: an existing regular file on the branches' file system
+//	usage: rtt N FILE [MISS]   FILE: an existing regular file on the branches' file system;
+//	                           MISS: a path that does not exist
 //	       rtt --loops N FILE [OUTSIDE]   the target's loops only (see loops())
 //
 // Three processes: the parent waits; the target times N calls of each kind
@@ -14,17 +15,27 @@
 // over a socketpair and times N calls of each kind again; the supervisor
 // answers them on one thread with blocking ioctls:
 //
-//	continue    newfstatat(FILE, flags 0): CONTINUE, the path not even read
-//	stat        newfstatat(FILE, AT_SYMLINK_NOFOLLOW): path read (process_vm_readv),
-//	            NOTIF_ID_VALID, fstatat by the supervisor, struct stat written back
-//	            (process_vm_writev)
-//	open        openat(FILE, O_RDONLY) + close: path read, ID_VALID, open by the
-//	            supervisor, injected with ADDFD|SEND, the supervisor's copy closed
+//	continue       newfstatat(FILE, flags 0): CONTINUE, the path not even read
+//	path-continue  newfstatat(FILE, AT_NO_AUTOMOUNT): path read, CONTINUE (what a
+//	               union supervisor pays for a call it finds outside its unions;
+//	               no ID_VALID: a CONTINUE acts on nothing the supervisor read)
+//	stat           newfstatat(FILE, AT_SYMLINK_NOFOLLOW): path read (process_vm_readv),
+//	               NOTIF_ID_VALID, fstatat by the supervisor, struct stat written
+//	               back (process_vm_writev)
+//	open           openat(FILE, O_RDONLY) + close: path read, ID_VALID, open by the
+//	               supervisor, injected with ADDFD|SEND, the supervisor's copy closed
+//
+// With MISS, stat-miss and open-miss repeat stat and open with one more
+// lookup by the supervisor first, fstatat(MISS) failing with ENOENT: the
+// least a union supervisor does for a file found on its second branch (the
+// first branch searched and missed), and the average over a file spread
+// evenly across three branches searched first-found.
 //
 // Output: one "name nanoseconds-per-call" line each for native-stat,
-// native-open (openat+close), continue, stat, open (open = openat+close),
-// then "sync-wake-up 0|1" (whether SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 6.6+,
-// was on). Pin the whole thing with taskset to measure one CPU.
+// native-open (openat+close), continue, path-continue, stat, open (open =
+// openat+close), with MISS stat-miss and open-miss, then "sync-wake-up 0|1"
+// (whether SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 6.6+, was on). Pin the whole
+// thing with taskset to measure one CPU.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -70,23 +81,45 @@ static long do_stat(const char *path, int flags) {
 	return syscall(SYS_newfstatat, AT_FDCWD, path, &st, flags);
 }
 
-static long do_open_close(const char *path) {
-	long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+static long do_open_close(const char *path, int extra) {
+	long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | extra);
 	if (fd < 0)
 		return fd;
 	close((int)fd);
 	return 0;
 }
 
+// The kinds of call the target times. The flags that tell them apart
+// change nothing natively (AT_NO_AUTOMOUNT on a regular file, O_NOCTTY on
+// one); the supervisor picks its answer by them.
+enum { K_STAT, K_LSTAT, K_OPEN, K_PATH_CONTINUE, K_STAT_MISS, K_OPEN_MISS };
+
+static long call(int k, const char *path) {
+	switch (k) {
+	case K_STAT:
+		return do_stat(path, 0);
+	case K_LSTAT:
+		return do_stat(path, AT_SYMLINK_NOFOLLOW);
+	case K_OPEN:
+		return do_open_close(path, 0);
+	case K_PATH_CONTINUE:
+		return do_stat(path, AT_NO_AUTOMOUNT);
+	case K_STAT_MISS:
+		return do_stat(path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT);
+	default:
+		return do_open_close(path, O_NOCTTY);
+	}
+}
+
 // timed returns nanoseconds per call of kind k over n calls.
 static double timed(int k, const char *path, long n) {
 	for (long i = 0; i < n / 20 + 1; i++) { // warm-up
-		if ((k == 2 ? do_open_close(path) : do_stat(path, k == 1 ? AT_SYMLINK_NOFOLLOW : 0)) != 0)
+		if (call(k, path) != 0)
 			die("warm-up call");
 	}
 	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {
-		if ((k == 2 ? do_open_close(path) : do_stat(path, k == 1 ? AT_SYMLINK_NOFOLLOW : 0)) != 0)
+		if (call(k, path) != 0)
 			die("timed call");
 	}
 	return (now_ns() - t0) / n;
@@ -128,8 +161,8 @@ static int recv_fd(int sock) {
 	return fd;
 }
 
-static void target(int sock, const char *path, long n) {
-	double nstat = timed(0, path, n), nopen = timed(2, path, n);
+static void target(int sock, const char *path, int miss, long n) {
+	double nstat = timed(K_STAT, path, n), nopen = timed(K_OPEN, path, n);
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -151,10 +184,15 @@ static void target(int sock, const char *path, long n) {
 	char ack;
 	if (read(sock, &ack, 1) != 1) // the supervisor is ready (read is not trapped)
 		die("waiting for the supervisor");
-	double cont = timed(0, path, n), st = timed(1, path, n), op = timed(2, path, n);
-	char out[256];
-	int len = snprintf(out, sizeof out, "native-stat %.1f\nnative-open %.1f\ncontinue %.1f\nstat %.1f\nopen %.1f\nsync-wake-up %c\n",
-			   nstat, nopen, cont, st, op, ack);
+	double cont = timed(K_STAT, path, n), pcont = timed(K_PATH_CONTINUE, path, n);
+	double st = timed(K_LSTAT, path, n), op = timed(K_OPEN, path, n);
+	char out[512];
+	int len = snprintf(out, sizeof out, "native-stat %.1f\nnative-open %.1f\ncontinue %.1f\npath-continue %.1f\nstat %.1f\nopen %.1f\n",
+			   nstat, nopen, cont, pcont, st, op);
+	if (miss)
+		len += snprintf(out + len, sizeof out - len, "stat-miss %.1f\nopen-miss %.1f\n",
+				timed(K_STAT_MISS, path, n), timed(K_OPEN_MISS, path, n));
+	len += snprintf(out + len, sizeof out - len, "sync-wake-up %c\n", ack);
 	if (write(1, out, len) != len)
 		die("write");
 	exit(0);
@@ -174,7 +212,14 @@ static int readpath(pid_t pid, uint64_t addr, char *buf, size_t size) {
 	return strnlen(buf, got) < (size_t)got ? 0 : -1;
 }
 
-static void supervisor(int sock) {
+// missed looks up the supervisor's MISS path, which must not exist.
+static void missed(const char *miss) {
+	struct stat st;
+	if (fstatat(AT_FDCWD, miss, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		die("MISS exists or cannot be looked up");
+}
+
+static void supervisor(int sock, const char *miss) {
 	int lfd = recv_fd(sock);
 	char ack = '1';
 	__u64 flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
@@ -198,11 +243,18 @@ static void supervisor(int sock) {
 		memset(resp, 0, sz.seccomp_notif_resp);
 		resp->id = req->id;
 		int nr = req->data.nr;
-		if (nr == SYS_newfstatat && req->data.args[3] == AT_SYMLINK_NOFOLLOW) {
+		int statf = (int)req->data.args[3];
+		if (nr == SYS_newfstatat && statf == AT_NO_AUTOMOUNT) {
+			if (readpath(req->pid, req->data.args[1], path, sizeof path) != 0)
+				continue;
+			resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		} else if (nr == SYS_newfstatat && (statf & AT_SYMLINK_NOFOLLOW)) {
 			struct stat st;
 			if (readpath(req->pid, req->data.args[1], path, sizeof path) != 0 ||
 			    ioctl(lfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0)
 				continue;
+			if (statf & AT_NO_AUTOMOUNT)
+				missed(miss);
 			if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 				resp->error = -errno;
 			} else {
@@ -215,6 +267,8 @@ static void supervisor(int sock) {
 			    ioctl(lfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0)
 				continue;
 			int oflags = (int)req->data.args[2];
+			if (oflags & O_NOCTTY)
+				missed(miss);
 			int fd = openat(AT_FDCWD, path, oflags & ~O_CLOEXEC, (mode_t)req->data.args[3]);
 			if (fd < 0) {
 				resp->error = -errno;
@@ -254,12 +308,12 @@ static int loops(long n, const char *path, const char *outside) {
 int main(int argc, char **argv) {
 	if (argc >= 4 && strcmp(argv[1], "--loops") == 0 && atol(argv[2]) > 0)
 		return loops(atol(argv[2]), argv[3], argc > 4 ? argv[4] : NULL);
-	if (argc != 3 || atol(argv[1]) <= 0) {
-		fprintf(stderr, "usage: rtt N FILE | rtt --loops N FILE [OUTSIDE]\n");
+	if (argc < 3 || argc > 4 || atol(argv[1]) <= 0) {
+		fprintf(stderr, "usage: rtt N FILE [MISS] | rtt --loops N FILE [OUTSIDE]\n");
 		return 2;
 	}
 	long n = atol(argv[1]);
-	const char *path = argv[2];
+	const char *path = argv[2], *miss = argc > 3 ? argv[3] : NULL;
 	struct stat st;
 	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 		die(path);
@@ -271,7 +325,7 @@ int main(int argc, char **argv) {
 		die("fork");
 	if (sup == 0) {
 		close(sp[0]);
-		supervisor(sp[1]);
+		supervisor(sp[1], miss);
 		return 0;
 	}
 	pid_t tgt = fork();
@@ -279,7 +333,7 @@ int main(int argc, char **argv) {
 		die("fork");
 	if (tgt == 0) {
 		close(sp[1]);
-		target(sp[0], path, n);
+		target(sp[0], path, miss != NULL, n);
 	}
 	close(sp[0]);
 	close(sp[1]);
