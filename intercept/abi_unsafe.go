@@ -52,9 +52,9 @@ const (
 	sizeofData  = 64
 )
 
-// ioctl is the one raw entry point of the notification hot path. It uses the
-// blocking Syscall (not RawSyscall) so a RECV parked in the kernel does not
-// hold a P, and retries EINTR (Go's own signals, SIGURG preemption among them,
+// ioctl is the entry point of the notification ioctls that may block. It
+// uses the blocking Syscall (not RawSyscall) so a call parked in the kernel
+// does not hold a P, and retries EINTR (Go's own signals, SIGURG preemption among them,
 // interrupt blocking syscalls).
 func ioctl(fd int, req uint, arg unsafe.Pointer) (uintptr, unix.Errno) {
 	for {
@@ -72,9 +72,26 @@ func notifRecv(fd int, n *notif) unix.Errno {
 	return e
 }
 
+// rawIoctl is ioctl for the requests that never wait for anything but the
+// listener's own lock (SEND, ID_VALID; SEND may hand the CPU to the task it
+// wakes, but its thread stays runnable): RawSyscall skips the runtime's
+// system-call bookkeeping, a tenth of a microsecond each time, measurable on
+// a round trip of a few (with SEND and ID_VALID raw, pinned, `mfs run` of a
+// C loop: lstat of a union file 7.2 → 6.6 µs, stat outside 4.8 → 4.3 µs,
+// medians of 7). Not for RECV, ADDFD (which waits for the task) or memory
+// reads (which may fault in a page from a slow file system): a raw call that
+// blocks holds its P, and a stop-the-world waits for it.
+func rawIoctl(fd int, req uint, arg unsafe.Pointer) unix.Errno {
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(arg))
+		if e != unix.EINTR { // the listener's mutex is taken interruptibly
+			return e
+		}
+	}
+}
+
 func notifSend(fd int, r *notifResp) unix.Errno {
-	_, e := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(r))
-	return e
+	return rawIoctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(r))
 }
 
 // notifAddFD injects a.Srcfd into the task of notification a.ID.
@@ -116,8 +133,7 @@ var allSignals = func() (s unix.Sigset_t) {
 // task has not been killed or interrupted, so memory read from it belongs to
 // the trapped syscall.
 func notifIDValid(fd int, id uint64) bool {
-	_, e := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id))
-	return e == 0
+	return rawIoctl(fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)) == 0
 }
 
 // notifSetFlags passes the flags by value, not by pointer.

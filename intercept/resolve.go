@@ -251,16 +251,54 @@ func within(p, dir string) bool {
 // "..", neither under a union target nor under /proc (whose magic links the
 // supervisor may rewrite).
 func (s *supervisor) plainlyOutside(p string) bool {
-	return len(p) > 0 && p[0] == '/' && !strings.HasPrefix(p, "/proc/") && !hasDotDot(p) && !s.touchesTarget(p)
+	if len(p) == 0 || p[0] != '/' || strings.HasPrefix(p, "/proc/") {
+		return false
+	}
+	dotdot, unclean := pathShape(p)
+	if dotdot {
+		return false
+	}
+	if unclean {
+		p = lexClean(p)
+	}
+	return !s.touchesClean(p)
+}
+
+// pathShape reports, in one pass, whether path p has a ".." component and
+// whether it is lexically unclean: a run of slashes or a "." component
+// after the first (as strings.Contains "//" or "/./", or a final "/.",
+// would find; a trailing slash is clean).
+func pathShape(p string) (dotdot, unclean bool) {
+	start, idx := 0, 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		switch p[start:i] {
+		case "..":
+			dotdot = true
+		case ".":
+			unclean = unclean || idx > 0
+		case "":
+			unclean = unclean || (idx > 0 && i < len(p))
+		}
+		start, idx = i+1, idx+1
+	}
+	return dotdot, unclean
 }
 
 // touchesTarget reports whether the absolute, ".."-free path p names a
 // union target or something below it. Runs of slashes and "." components
 // are ignored as the kernel ignores them.
 func (s *supervisor) touchesTarget(p string) bool {
-	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.HasSuffix(p, "/.") {
+	if _, unclean := pathShape(p); unclean {
 		p = lexClean(p)
 	}
+	return s.touchesClean(p)
+}
+
+// touchesClean is touchesTarget of a lexically clean path.
+func (s *supervisor) touchesClean(p string) bool {
 	for _, u := range s.unions {
 		if within(p, u.target) {
 			return true

@@ -1,6 +1,7 @@
 package intercept
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,4 +59,28 @@ func TestRunKnownDirsForgotten(t *testing.T) {
 	if out != "22"+"3"+"m\n"+"22" {
 		t.Fatalf("through replaced directories: %q", out)
 	}
+}
+
+// pathShape agrees with the string searches it replaces on every path of up
+// to 8 bytes over '/', '.' and 'a'.
+func TestPathShape(t *testing.T) {
+	ref := func(p string) (dotdot, unclean bool) {
+		for _, c := range strings.Split(p, "/") {
+			dotdot = dotdot || c == ".."
+		}
+		return dotdot, strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.HasSuffix(p, "/.")
+	}
+	var walk func(p string)
+	walk = func(p string) {
+		d, u := pathShape(p)
+		if rd, ru := ref(p); d != rd || u != ru {
+			t.Errorf("pathShape(%q) = %v, %v; want %v, %v", p, d, u, rd, ru)
+		}
+		if len(p) < 8 {
+			for _, c := range []string{"/", ".", "a"} {
+				walk(p + c)
+			}
+		}
+	}
+	walk("")
 }
