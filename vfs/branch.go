@@ -29,11 +29,15 @@ type branch struct {
 	// asked for by putting such a link in a branch).
 	follow atomic.Bool
 
-	mu      sync.Mutex // guards fd, dev and the statvfs cache
-	fd      int        // O_PATH|O_DIRECTORY fd of the root, -1 when unavailable
-	dev     uint64     // st_dev of the root when fd was opened
-	checked time.Time  // last revalidation of fd against the path
-	oldFds  []int      // replaced root fds, closed by close()
+	mu     sync.Mutex // guards fd, dev, expire and the statvfs cache
+	fd     int        // O_PATH|O_DIRECTORY fd of the root, -1 when unavailable
+	dev    uint64     // st_dev of the root when fd was opened
+	oldFds []int      // replaced root fds, closed by close()
+	// fresh is fd+1 while the last revalidation of fd is younger than
+	// revalidateEvery, else 0: lookups read it with one atomic load, no lock
+	// and no clock. expire clears it when that time is up.
+	fresh   atomic.Int64
+	expire  *time.Timer
 	space   policy.Space
 	spaceOK bool
 	spaceAt time.Time
@@ -80,12 +84,18 @@ func (b *branch) root() (int, unix.Errno) {
 	if err := unix.Stat(b.path, &st); err != nil {
 		return -1, errnoOf(err)
 	}
-	b.checked = time.Now()
 	if b.fd < 0 || st.Dev != b.dev {
 		b.reopen()
 		if b.fd < 0 {
+			b.fresh.Store(0)
 			return -1, unix.ENOENT
 		}
+	}
+	b.fresh.Store(int64(b.fd) + 1)
+	if b.expire == nil {
+		b.expire = time.AfterFunc(revalidateEvery, func() { b.fresh.Store(0) })
+	} else {
+		b.expire.Reset(revalidateEvery)
 	}
 	return b.fd, 0
 }
@@ -98,17 +108,18 @@ const revalidateEvery = time.Second
 // rootFast returns the root fd, revalidating it at most once per
 // revalidateEvery; creates always revalidate (root).
 func (b *branch) rootFast() (int, unix.Errno) {
-	b.mu.Lock()
-	fd, stale := b.fd, time.Since(b.checked) > revalidateEvery
-	b.mu.Unlock()
-	if fd < 0 || stale {
-		return b.root()
+	if f := b.fresh.Load(); f > 0 {
+		return int(f - 1), 0
 	}
-	return fd, 0
+	return b.root()
 }
 
 func (b *branch) close() {
 	b.mu.Lock()
+	b.fresh.Store(0)
+	if b.expire != nil {
+		b.expire.Stop()
+	}
 	if b.fd >= 0 {
 		unix.Close(b.fd)
 		b.fd = -1
@@ -286,7 +297,7 @@ func (b *branch) lstat(rel string) (unix.Stat_t, unix.Errno) {
 		return st, errnoOf(unix.Fstat(root, &st))
 	}
 	if strings.IndexByte(rel, '/') < 0 {
-		return st, errnoOf(unix.Fstatat(root, rel, &st, unix.AT_SYMLINK_NOFOLLOW))
+		return st, errnoOf(fstatat(root, rel, &st, unix.AT_SYMLINK_NOFOLLOW))
 	}
 	if e, ok := b.lstatKnown(root, rel, &st); ok {
 		return st, e
@@ -315,11 +326,11 @@ const chunkMax = 2048
 // openBeneath opens path below dirfd with openat2 confined to dirfd
 // (beneath), in chunks when path is long. flags apply to the last chunk.
 func openBeneath(dirfd int, path string, flags int, mode uint32) (int, error) {
-	how := func(f int) *unix.OpenHow {
-		return &unix.OpenHow{Flags: uint64(f | unix.O_CLOEXEC), Mode: uint64(mode), Resolve: beneath}
+	how := func(f int) unix.OpenHow {
+		return unix.OpenHow{Flags: uint64(f | unix.O_CLOEXEC), Mode: uint64(mode), Resolve: beneath}
 	}
 	if len(path) <= chunkMax {
-		return unix.Openat2(dirfd, path, how(flags))
+		return openat2(dirfd, path, how(flags))
 	}
 	cur, owned := dirfd, false
 	for len(path) > chunkMax {
@@ -330,7 +341,7 @@ func openBeneath(dirfd int, path string, flags int, mode uint32) (int, error) {
 			}
 			return -1, unix.ENAMETOOLONG // one component longer than NAME_MAX
 		}
-		next, err := unix.Openat2(cur, path[:cut], how(unix.O_PATH|unix.O_DIRECTORY))
+		next, err := openat2(cur, path[:cut], how(unix.O_PATH|unix.O_DIRECTORY))
 		if owned {
 			unix.Close(cur)
 		}
@@ -339,7 +350,7 @@ func openBeneath(dirfd int, path string, flags int, mode uint32) (int, error) {
 		}
 		cur, owned, path = next, true, path[cut+1:]
 	}
-	fd, err := unix.Openat2(cur, path, how(flags))
+	fd, err := openat2(cur, path, how(flags))
 	if owned {
 		unix.Close(cur)
 	}

@@ -203,17 +203,34 @@ func (p *probe) refine(e unix.Errno) unix.Errno {
 	return e
 }
 
+// probes recycles the probes of policy runs: a probe reaches the policies as
+// an interface, so it would otherwise be a heap allocation per lookup.
+var probes = sync.Pool{New: func() any { return new(probe) }}
+
+func (s *state) newProbe() *probe {
+	p := probes.Get().(*probe)
+	*p = probe{state: s, lastI: -1}
+	return p
+}
+
+func (p *probe) free() {
+	p.state = nil
+	probes.Put(p)
+}
+
 // search, action and create run function f's policy behaviour on rel.
 func (s *state) search(f policy.Func, rel string) ([]int, unix.Errno) {
-	p := probe{state: s, lastI: -1}
-	idx, e := s.funcs[f].Search(&p, rel, make([]int, 0, 4))
+	p := s.newProbe()
+	defer p.free()
+	idx, e := s.funcs[f].Search(p, rel, make([]int, 0, 4))
 	return idx, p.refine(e)
 }
 
 // searchStat is search that also returns the lstat of the first branch found.
 func (s *state) searchStat(f policy.Func, rel string) ([]int, unix.Stat_t, unix.Errno) {
-	p := probe{state: s, lastI: -1}
-	idx, e := s.funcs[f].Search(&p, rel, make([]int, 0, 4))
+	p := s.newProbe()
+	defer p.free()
+	idx, e := s.funcs[f].Search(p, rel, make([]int, 0, 4))
 	if e != 0 {
 		return idx, p.lastSt, p.refine(e)
 	}
@@ -225,13 +242,15 @@ func (s *state) searchStat(f policy.Func, rel string) ([]int, unix.Stat_t, unix.
 }
 
 func (s *state) action(f policy.Func, rel string) ([]int, unix.Errno) {
-	p := probe{state: s}
-	idx, e := s.funcs[f].Action(&p, rel, make([]int, 0, 4))
+	p := s.newProbe()
+	defer p.free()
+	idx, e := s.funcs[f].Action(p, rel, make([]int, 0, 4))
 	return idx, p.refine(e)
 }
 
 func (s *state) create(f policy.Func, rel string) ([]int, unix.Errno) {
-	p := probe{state: s}
-	idx, e := s.funcs[f].Create(&p, rel, make([]int, 0, 4))
+	p := s.newProbe()
+	defer p.free()
+	idx, e := s.funcs[f].Create(p, rel, make([]int, 0, 4))
 	return idx, p.refine(e)
 }

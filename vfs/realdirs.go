@@ -82,7 +82,7 @@ func (b *branch) lstatKnown(root int, rel string, st *unix.Stat_t) (unix.Errno, 
 	if !b.knownBelow(rel) {
 		return 0, false
 	}
-	return errnoOf(unix.Fstatat(root, rel, st, unix.AT_SYMLINK_NOFOLLOW)), true
+	return errnoOf(fstatat(root, rel, st, unix.AT_SYMLINK_NOFOLLOW)), true
 }
 
 // knownBelow reports whether rel (not "") can be looked up from the root fd

@@ -1,0 +1,30 @@
+package vfs
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mfs-union/mfs/vfs/policy"
+)
+
+// rootFast serves the root fd without a lock or a clock read while the last
+// revalidation is younger than revalidateEvery, and revalidates after it.
+func TestRootFastExpires(t *testing.T) {
+	b := newBranch(t.TempDir(), policy.RW, 0, false)
+	defer b.close()
+	fd, e := b.rootFast()
+	if e != 0 || fd < 0 || b.fresh.Load() != int64(fd)+1 {
+		t.Fatalf("rootFast = %d, %v; fresh %d", fd, e, b.fresh.Load())
+	}
+	time.Sleep(revalidateEvery + 200*time.Millisecond)
+	if f := b.fresh.Load(); f != 0 {
+		t.Fatalf("fresh %d after %s: the root would never be revalidated", f, revalidateEvery)
+	}
+	if fd2, e := b.rootFast(); e != 0 || fd2 != fd || b.fresh.Load() != int64(fd)+1 {
+		t.Fatalf("after expiry rootFast = %d, %v (want %d); fresh %d", fd2, e, fd, b.fresh.Load())
+	}
+	b.close()
+	if b.fresh.Load() != 0 {
+		t.Fatalf("fresh after close")
+	}
+}
