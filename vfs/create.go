@@ -149,6 +149,14 @@ func (p *Pool) createEach(c *Cred, f policy.Func, rel string, first bool, mk fun
 	} else if e != unix.ENOENT {
 		return -1, e
 	}
+	return p.createNew(c, f, rel, first, mk)
+}
+
+// createNew is createEach after the name was found absent from the union.
+func (p *Pool) createNew(c *Cred, f policy.Func, rel string, first bool, mk func(b *branch, a at) unix.Errno) (int, unix.Errno) {
+	if rel == "" || rel == ControlFile {
+		return -1, unix.EEXIST
+	}
 	for attempt := 0; ; attempt++ {
 		s := p.state()
 		got, e := s.createOnce(c, f, rel, first, mk)
@@ -264,16 +272,23 @@ func (p *Pool) Symlink(ctx context.Context, c *Cred, target, rel string) unix.Er
 // is implied. If rel already exists in the union, it is opened as open(2)
 // would (EEXIST with O_EXCL). The returned file holds the branch fd.
 func (p *Pool) Create(ctx context.Context, c *Cred, rel string, flags int, mode uint32) (*File, unix.Errno) {
-	if rel != ControlFile {
-		if _, e := p.state().getattrAs(c, rel); e == 0 {
-			if flags&unix.O_EXCL != 0 {
-				return nil, unix.EEXIST
-			}
-			return p.Open(ctx, c, rel, flags&^unix.O_CREAT)
+	if rel == ControlFile {
+		return nil, unix.EEXIST
+	}
+	// One lookup decides: an existing name is opened (or EEXIST), an absent
+	// one created where the policy says.
+	switch _, e := p.state().getattrAs(c, rel); e {
+	case 0:
+		if flags&unix.O_EXCL != 0 {
+			return nil, unix.EEXIST
 		}
+		return p.Open(ctx, c, rel, flags&^unix.O_CREAT)
+	case unix.ENOENT:
+	default:
+		return nil, e
 	}
 	var fd int
-	got, e := p.createEach(c, policy.FuncCreate, rel, true, func(b *branch, a at) unix.Errno {
+	got, e := p.createNew(c, policy.FuncCreate, rel, true, func(b *branch, a at) unix.Errno {
 		var err error
 		fd, err = unix.Openat(a.dir, a.name, flags|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, createMode(c, a, mode))
 		return errnoOf(err)
