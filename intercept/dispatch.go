@@ -189,6 +189,9 @@ func (t *task) dispatch() reply {
 		t.s.creds.reset()
 		t.s.tgids.reset()
 		return cont()
+	case opUmask:
+		t.s.umask.changing(t.tid, &t.s.creds)
+		return cont()
 	}
 	return cont()
 }

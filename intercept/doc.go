@@ -177,7 +177,11 @@
 // Identity: unprivileged, the workload cannot change ids (no_new_privs) and
 // the supervisor acts as itself, which is the caller; only the umask is read
 // from /proc/TID/status. As root, every emulated call runs with the calling
-// thread's fsuid, fsgid, groups and umask from /proc/TID/status.
+// thread's fsuid, fsgid, groups and umask from /proc/TID/status. Both are
+// cached per thread: clone, exec, the set*id calls and umask(2) are trapped
+// to drop the cache, and after a umask call umasks come from the status
+// file again until the calling thread has trapped once more (its new mask
+// then set).
 //
 // # Process tree
 //

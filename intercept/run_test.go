@@ -655,3 +655,37 @@ func TestRunConcurrent(t *testing.T) {
 		t.Fatalf("slow run: %+v", s)
 	}
 }
+
+// TestRunUmaskChanges: umasks are cached per thread, so a umask(2) call must
+// drop them. A shell creates files itself (echo > file) before and after
+// changing its umask, and a child inherits the last one; as root and as an
+// unprivileged caller (the two ways creds are built).
+func TestRunUmaskChanges(t *testing.T) {
+	for _, who := range []string{"root", "nobody"} {
+		t.Run(who, func(t *testing.T) {
+			if who == "nobody" && os.Geteuid() != 0 {
+				t.Skip("already unprivileged: the root case is this one")
+			}
+			f := twoBranches(t)
+			p := f.target
+			cmd := f.helperCmd(t, "sh", "-c", "umask 022 && echo a > "+p+"/u1 && umask 077 && echo b > "+p+"/u2 && "+
+				"umask 002 && echo c > "+p+"/u3 && sh -c 'echo d > "+p+"/u4' && umask 027 && mkdir "+p+"/u5")
+			if who == "nobody" {
+				openToNobody(t, f)
+				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			for name, want := range map[string]os.FileMode{"u1": 0o644, "u2": 0o600, "u3": 0o664, "u4": 0o664, "u5": 0o750} {
+				fi, err := os.Stat(filepath.Join(f.branches[0], name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := fi.Mode().Perm(); got != want {
+					t.Errorf("%s: mode %v, want %v", name, got, want)
+				}
+			}
+		})
+	}
+}

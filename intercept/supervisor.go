@@ -54,6 +54,7 @@ type supervisor struct {
 	vcwds vcwdTable
 	creds credCache
 	tgids tgidCache
+	umask umaskWatch
 
 	// initPid is the (host) pid of the stub when it is init of the
 	// workload's PID namespace, else 0: pids the workload names (in /proc
@@ -247,6 +248,9 @@ func (w *worker) handle() {
 	w.busy.Store(start)
 	s.stats.notifs.Add(1)
 	t := task{w: w, s: s, n: &w.n, tid: int(w.n.Pid), branch: -1, now: start}
+	if s.umask.pending.Load() != 0 {
+		s.umask.settled(t.tid, &s.creds)
+	}
 	var r reply
 	func() {
 		defer func() {

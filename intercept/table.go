@@ -82,6 +82,9 @@ const (
 	// the per-thread identity cache is dropped (a new thread may reuse a
 	// tid; a thread's ids are about to change).
 	opProcChange
+	// opUmask: umask(2): CONTINUE; the cached umasks are not trusted until
+	// the calling thread traps again, its umask then set (supervisor.umask).
+	opUmask
 	numOps
 )
 
@@ -103,7 +106,7 @@ var opNames = [numOps]string{
 	opFanotifyMark: "fanotify_mark", opNameToHandleAt: "name_to_handle_at",
 	opRefuse0: "refuse", opRefuse1: "refuse", opRefuseAt: "refuse", opMoveMount: "move_mount",
 	opStat64: "stat64", opLstat64: "lstat64", opFstatat64: "fstatat64", opOldStat: "legacy", opLegacyFd: "legacyfd",
-	opProcChange: "procchange",
+	opProcChange: "procchange", opUmask: "umask",
 }
 
 func (o op) String() string {
@@ -153,6 +156,7 @@ var commonTraps = []trap{
 	{"setuid", opProcChange}, {"setgid", opProcChange}, {"setreuid", opProcChange}, {"setregid", opProcChange},
 	{"setresuid", opProcChange}, {"setresgid", opProcChange}, {"setfsuid", opProcChange}, {"setfsgid", opProcChange},
 	{"setgroups", opProcChange}, {"capset", opProcChange},
+	{"umask", opUmask},
 }
 
 // nativeTraps are the x86_64-only names (same op, x86_64 layouts).

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -261,26 +262,18 @@ func (t *task) creds(needUmask, real bool) *vfs.Cred {
 		c := &t.w.cred
 		*c = vfs.Cred{Uid: uint32(t.s.euid), Gid: uint32(t.s.egid), Pid: int32(t.tid)}
 		if needUmask {
-			if ids, ok := t.readStatus(); ok {
+			if ids, ok := t.ids(true); ok {
 				c.Umask = ids.umask
 			}
 		}
 		t.cred, t.credUmask = c, needUmask
 		return c
 	}
-	var ids procIDs
-	ok := false
-	if !needUmask {
-		ids, ok = t.s.creds.get(t.tid)
-	}
+	ids, ok := t.ids(needUmask)
 	if !ok {
-		ids, ok = t.readStatus()
-		if !ok {
-			c := &t.w.cred
-			*c = vfs.Cred{Uid: uint32(t.s.euid), Gid: uint32(t.s.egid), Pid: int32(t.tid)}
-			return c
-		}
-		t.s.creds.put(t.tid, ids)
+		c := &t.w.cred
+		*c = vfs.Cred{Uid: uint32(t.s.euid), Gid: uint32(t.s.egid), Pid: int32(t.tid)}
+		return c
 	}
 	if real {
 		c := &t.w.rcred
@@ -337,13 +330,40 @@ func (t *task) readStatus() (procIDs, bool) {
 	return ids, true
 }
 
-// credCache holds the ids of each thread seen. A thread's ids change only
-// through its own set*id/capset calls or an exec, and a tid can only be
-// reused after a clone: all of those are trapped (opProcChange, execve) and
-// drop the cache before the kernel runs them, so an entry is never stale.
+// ids returns the thread's ids (and umask) from /proc/TID/status, through
+// the cache; with needUmask, not from the cache while a umask(2) call may be
+// in flight (umaskWatch). Reading the status file costs 5-15 µs, about a
+// quarter of an emulated create when it was read for every one.
+func (t *task) ids(needUmask bool) (procIDs, bool) {
+	if !needUmask || t.s.umask.pending.Load() == 0 {
+		if ids, ok := t.s.creds.get(t.tid); ok {
+			return ids, true
+		}
+	}
+	gen := t.s.creds.generation()
+	ids, ok := t.readStatus()
+	if ok {
+		t.s.creds.put(t.tid, ids, gen)
+	}
+	return ids, ok
+}
+
+// credCache holds the ids and umask of each thread seen. A thread's ids
+// change only through its own set*id/capset calls or an exec, its umask
+// through umask(2) (of any thread sharing it), and a tid can only be reused
+// after a clone: all of those are trapped (opProcChange, execve, opUmask)
+// and drop the cache before the kernel runs them. An entry read from the
+// status file before such a drop is not stored (gen), so none is stale.
 type credCache struct {
-	mu sync.Mutex
-	m  map[int]procIDs
+	mu  sync.Mutex
+	m   map[int]procIDs
+	gen uint64 // drops so far
+}
+
+func (c *credCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
 }
 
 func (c *credCache) get(tid int) (procIDs, bool) {
@@ -353,8 +373,13 @@ func (c *credCache) get(tid int) (procIDs, bool) {
 	return ids, ok
 }
 
-func (c *credCache) put(tid int, ids procIDs) {
+// put stores ids read at generation gen, unless the cache was dropped since.
+func (c *credCache) put(tid int, ids procIDs, gen uint64) {
 	c.mu.Lock()
+	if c.gen != gen {
+		c.mu.Unlock()
+		return
+	}
 	if c.m == nil || len(c.m) > 4096 {
 		c.m = map[int]procIDs{}
 	}
@@ -365,5 +390,54 @@ func (c *credCache) put(tid int, ids procIDs) {
 func (c *credCache) reset() {
 	c.mu.Lock()
 	c.m = nil
+	c.gen++
 	c.mu.Unlock()
+}
+
+// umaskWatch tracks umask(2) calls. The filter traps them, but the new mask
+// takes effect only after the supervisor has answered CONTINUE: until the
+// calling thread traps again (its umask call has then returned), umasks are
+// read from the status file, not the cache, and the cache is dropped once
+// more when it does. A thread that never traps again keeps the cache off
+// for umasks, which is slower but right.
+type umaskWatch struct {
+	pending atomic.Int32 // len(tids) (+1 once full), read without the lock on every notification
+	mu      sync.Mutex
+	tids    map[int]struct{}
+	full    bool // more threads changed their umask at once than tids holds: the cache stays off for umasks
+}
+
+// changing records that thread tid is about to change its umask.
+func (u *umaskWatch) changing(tid int, c *credCache) {
+	u.mu.Lock()
+	if u.tids == nil {
+		u.tids = map[int]struct{}{}
+	}
+	if _, ok := u.tids[tid]; !ok {
+		switch {
+		case len(u.tids) < 4096:
+			u.tids[tid] = struct{}{}
+			u.pending.Add(1)
+		case !u.full:
+			u.full = true
+			u.pending.Add(1)
+		}
+	}
+	u.mu.Unlock()
+	c.reset()
+}
+
+// settled is called for every notification while umask calls are pending:
+// one from tid means tid's umask call has returned.
+func (u *umaskWatch) settled(tid int, c *credCache) {
+	u.mu.Lock()
+	_, ok := u.tids[tid]
+	if ok {
+		delete(u.tids, tid)
+		u.pending.Add(-1)
+	}
+	u.mu.Unlock()
+	if ok {
+		c.reset()
+	}
 }
