@@ -62,11 +62,7 @@ func TestLoopSlowRequestDoesNotStallOthers(t *testing.T) {
 // Callers that run concurrently are answered concurrently.
 func TestLoopConcurrentCallers(t *testing.T) {
 	f := newFixture(t, 2)
-	var names []string
-	for i := range 8 {
-		names = append(names, fmt.Sprintf("f%d=x", i))
-	}
-	layout(t, f.branches[1], names...)
+	layout(t, f.branches[1], numbered(8, "f%d=x")...)
 	f.mountInProcess(t)
 	peak := peakOf(f, "lookup", 30*time.Millisecond)
 	var wg sync.WaitGroup
@@ -142,11 +138,7 @@ func TestInPlaceReadv(t *testing.T) {
 // other's passing attempt as a reader: every later request hung).
 func TestLoopStormKeepsAReader(t *testing.T) {
 	f := newFixture(t, 2)
-	var names []string
-	for i := range 16 {
-		names = append(names, fmt.Sprintf("d%d/f=x", i))
-	}
-	layout(t, f.branches[0], names...)
+	layout(t, f.branches[0], numbered(16, "d%d/f=x")...)
 	f.mountInProcess(t, "cache.attr=0", "cache.entry=0", "cache.negative-entry=0")
 	done := make(chan struct{})
 	go func() {
@@ -289,4 +281,13 @@ func TestConnFdIgnoresTakenDescriptors(t *testing.T) {
 	if fd, err := fuseConnFd(before); err == nil {
 		t.Errorf("two new untaken descriptors: fuseConnFd chose %d", fd)
 	}
+}
+
+// numbered returns n layout entries, format filled with 0..n-1.
+func numbered(n int, format string) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf(format, i)
+	}
+	return names
 }

@@ -91,11 +91,16 @@ func (b *branch) root() (int, unix.Errno) {
 			return -1, unix.ENOENT
 		}
 	}
-	b.fresh.Store(int64(b.fd) + 1)
-	if b.expire == nil {
-		b.expire = time.AfterFunc(revalidateEvery, func() { b.fresh.Store(0) })
-	} else {
-		b.expire.Reset(revalidateEvery)
+	// Creates revalidate every time: arm the timer only when it is not
+	// pending (fresh was 0), not on each of them. fresh then expires
+	// revalidateEvery after the check that armed it, the first since the
+	// last expiry, which costs at most one more revalidation per period.
+	if b.fresh.Swap(int64(b.fd)+1) == 0 {
+		if b.expire == nil {
+			b.expire = time.AfterFunc(revalidateEvery, func() { b.fresh.Store(0) })
+		} else {
+			b.expire.Reset(revalidateEvery)
+		}
 	}
 	return b.fd, 0
 }
