@@ -27,6 +27,7 @@ type Config struct {
 	Noise     float64       // --noise: flag a result whose runs spread more than max/min > Noise
 	Keep      bool          // --keep: leave the work directory in place
 	Profile   string        // --profile DIR: CPU profiles of the mfs servers, one per run
+	Perf      bool          // --perf: count CPU events (cycles, IPC, misses) of worker and server (perfcount.go)
 	Timeout   time.Duration // per worker (the untimed setup and the timed run each); 0 = 3 minutes
 	// SetupTimeout bounds a FUSE server's wait for its mount and the run
 	// probe; 0 = 20 s.

@@ -98,7 +98,9 @@
 //     says READY.
 //  6. For a cold scenario the harness drops the page cache (sync, then 1 into
 //     /proc/sys/vm/drop_caches; without root, posix_fadvise DONTNEED on every
-//     branch file). It samples the server's /proc figures and says go.
+//     branch file). It writes back the work directory's file system
+//     (syncfs) and reads the disk's counters, samples the server's /proc
+//     figures and says go.
 //  7. The worker times the workload and every operation in it, then reports
 //     RESULT with every latency and its getrusage. The harness samples the
 //     server again while the worker waits, then closes the worker's stdin.
@@ -158,6 +160,29 @@
 //     BySyscall; ×floor = run time / floor. The project's target
 //     is ×floor ≤ 1.3 for metadata scenarios (issue 6). No cc: the header
 //     says so and ×floor is "-".
+//   - ctx-sw/op: context switches per operation of the worker (getrusage
+//     of itself and its tools) and of the server (its live threads'
+//     /proc/PID/task/*/status; left out of a run in which one exited). A
+//     round trip to a daemon or supervisor costs at least two; on a VM whose
+//     cross-CPU wake-ups cost ~60 µs they are the first thing to look at.
+//   - disk read / written: bytes the block device under --dir moved during
+//     the timed run (/proc/diskstats sectors × 512), the file system written
+//     back with syncfs before the run starts and after it ends, so a run's
+//     writeback is counted whenever the kernel would have done it. It is the
+//     device's total: other activity on it during the run counts too. "-"
+//     and the reason in the header when --dir has no block device (tmpfs).
+//   - with --perf (perfcount.go): perf_event_open counters on the worker
+//     (its threads, and with inherit the tools it runs, from READY until it
+//     exits; under `mfs run` its pid is mapped out of the PID namespace)
+//     and on the server's threads over the timed run: cycles per op and
+//     IPC of each, cache and branch misses per op of both. Where the
+//     machine has no hardware counters (this project's VMs:
+//     perf_event_open gives ENOENT) the header says so and the columns are
+//     left out; the software events (task clock, context switches, page
+//     faults, migrations) are in the JSON. Off by default: the counters
+//     make every context switch dearer (ls-l-1000 pinned, 3 runs: run 641-672
+//     → 792-810 ms, mount 417-424 → 488-512 ms), so compare --perf runs with
+//     each other only.
 //   - ×native, ×mergerfs: ratio = mode median time / reference median time.
 //     Above 1 the mode is slower. The seed inverted this; bench does not.
 //     The reference for ×mergerfs is the mergerfs mode (identical explicit
@@ -183,7 +208,9 @@
 // mode and report (see Catalogue and `mfs bench --list`): create-N (1 KiB
 // files), read-SIZE-cold|warm and write-SIZE-cold|warm (whole files, 1 MiB
 // calls; writes overwrite in place, no fsync), list-N and list-stat-N
-// (getdents, then lstat per entry as ls -l), traverse-D (fanout 2, 8 files
+// (getdents, then lstat per entry as ls -l), ls-l-N (the real ls -l, whose
+// statx and ACL/label xattr reads per entry are what users' listings
+// cost), traverse-D (fanout 2, 8 files
 // per directory), ccreate-W (W threads × 250 creates in one directory),
 // mix-R-W (8 threads × 200 ops, seeded), and the tools rsync-N, rsync-noop-N,
 // tar-x-N, cp-out-N on a source tree of N files (256 B to 8 KiB), built once

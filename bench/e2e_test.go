@@ -173,7 +173,7 @@ func TestEndToEndRealFrontEnds(t *testing.T) {
 	work := t.TempDir()
 	js := filepath.Join(work, "r.json")
 	out, _ := runBench(t, "--scenarios", "create-100,read-1k-warm", "--modes", "native,run,mount,mount-passthrough,mergerfs",
-		"--runs", "1", "--dir", work, "--mfs", mfsBin, "--json", js, "--cprobe-calls", "2000")
+		"--runs", "1", "--dir", work, "--mfs", mfsBin, "--json", js, "--cprobe-calls", "2000", "--perf")
 	t.Logf("output:\n%s", out)
 	noLeftovers(t, work)
 	r, err := ReadJSON(js)
@@ -192,10 +192,37 @@ func TestEndToEndRealFrontEnds(t *testing.T) {
 				if mr.Mode == ModeRun {
 					checkRunCounts(t, r, sr.Scenario.Name, mr)
 				}
+				checkSystemFigures(t, sr.Scenario.Name, mr)
 			case mr.Reason == "":
 				t.Errorf("%s %s %s without a reason", sr.Scenario.Name, mr.Mode, mr.Status)
 			}
 		}
+	}
+}
+
+// checkSystemFigures: every run has its disk traffic and the worker's
+// context switches, and --perf counted worker and server (software events
+// at least: this VM has no hardware counters, TestPerf* covers those).
+func checkSystemFigures(t *testing.T, scenario string, mr ModeResult) {
+	t.Helper()
+	run := mr.Runs[0]
+	if run.Disk == nil || run.Disk.Device == "" {
+		t.Errorf("%s %s: no disk figures (%v)", scenario, mr.Mode, run.Notes)
+	}
+	if run.CtxSwitches <= 0 {
+		t.Errorf("%s %s: worker context switches %d", scenario, mr.Mode, run.CtxSwitches)
+	}
+	if w := run.WorkerPerf; w == nil || w.TaskClockNS <= 0 || w.ContextSwitches <= 0 {
+		t.Errorf("%s %s: worker perf counts %+v (%v)", scenario, mr.Mode, w, run.Notes)
+	}
+	if mr.Mode == ModeNative {
+		return
+	}
+	if sp := run.ServerPerf; sp == nil || sp.TaskClockNS <= 0 || sp.ContextSwitches <= 0 {
+		t.Errorf("%s %s: server perf counts %+v (%v)", scenario, mr.Mode, sp, run.Notes)
+	}
+	if mr.Summary.ServerCtxPerOp == nil || mr.Summary.ServerCtxPerOp.Median <= 0 {
+		t.Errorf("%s %s: server context switches per op %+v", scenario, mr.Mode, mr.Summary.ServerCtxPerOp)
 	}
 }
 

@@ -44,6 +44,12 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer) (*Report, err
 		return nil, err
 	}
 	h.report = &Report{Meta: h.meta(dropped)}
+	if dc, err := newDiskCounter(root); err != nil {
+		h.report.Meta.Disk = "not measured: " + err.Error()
+	} else {
+		h.disk = dc
+		h.report.Meta.Disk = fmt.Sprintf("device %s (%d:%d) under %s, /proc/diskstats over each timed run; dirty data written back (syncfs) before it starts and after it ends", dc.name, dc.major, dc.minor, root)
+	}
 
 	h.status("probing modes")
 	mc := ModeConfig{MFS: cfg.MFS, Mergerfs: cfg.Mergerfs, Pin: cfg.pinPrefix(), SetupTimeout: cfg.SetupTimeout, ProfileDir: cfg.Profile}
@@ -144,6 +150,7 @@ type harness struct {
 	start        time.Time
 	rtt          *RoundTrip           // the C-probe, when run is measured
 	baselines    map[string]*RunStats // per mode: the supervisor's counters for a worker that does nothing
+	disk         *diskCounter         // the device under the branches; nil when there is none
 }
 
 // probe checks a mode once, in scratch space, before any run.
@@ -510,12 +517,29 @@ func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []s
 		}
 		return l, fmt.Errorf("worker (waiting for %s): %v: %s [%s]", want, werr, trimForError(string(log)), shellJoin(argv))
 	}
-	if _, err := next("ready"); err != nil {
+	ready, err := next("ready")
+	if err != nil {
 		return err
 	}
 	pid := env.ServerPID
 	if env.PrefixServes {
 		pid = cmd.Process.Pid
+	}
+	var wperf, sperf *PerfSet
+	if h.cfg.Perf {
+		wpid, err := cmd.Process.Pid, error(nil)
+		if ready.PID != 0 {
+			wpid, err = hostPID(cmd.Process.Pid, ready.PID)
+		}
+		// Inherited: the worker's later threads and the tools it runs count
+		// too, folded in as they exit; read once the worker has exited.
+		if err == nil {
+			wperf, err = OpenPerf(wpid, true)
+		}
+		if err != nil {
+			rs.Notes = addNote(rs.Notes, "perf_error", "worker: "+err.Error())
+		}
+		defer wperf.Close()
 	}
 	if sc.Cold {
 		how, err := dropCaches(branches)
@@ -525,8 +549,19 @@ func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []s
 		}
 		h.report.Meta.CacheDrop = how
 	}
+	var disk0 [2]int64
+	var diskErr error
+	if h.disk != nil {
+		disk0[0], disk0[1], diskErr = h.disk.sample()
+	}
 	var srv *ServerSample
 	if pid > 0 {
+		if h.cfg.Perf {
+			if sperf, err = OpenPerf(pid, false); err != nil {
+				rs.Notes = addNote(rs.Notes, "perf_error", "server: "+err.Error())
+			}
+			defer sperf.Close()
+		}
 		srv = &ServerSample{PID: pid, Before: readProc(pid)}
 	}
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
@@ -539,6 +574,19 @@ func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []s
 	}
 	if srv != nil {
 		srv.After = readProc(pid)
+		if sperf != nil {
+			c := sperf.Read()
+			rs.ServerPerf = &c
+		}
+	}
+	if h.disk != nil && diskErr == nil {
+		var r, w int64
+		if r, w, diskErr = h.disk.sample(); diskErr == nil {
+			rs.Disk = &DiskIO{Device: h.disk.name, ReadBytes: r - disk0[0], WriteBytes: w - disk0[1]}
+		}
+	}
+	if diskErr != nil {
+		rs.Notes = addNote(rs.Notes, "disk_error", diskErr.Error())
 	}
 	if err := wait(); err != nil {
 		log, _ := os.ReadFile(logPath)
@@ -547,9 +595,17 @@ func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []s
 		}
 		return fmt.Errorf("worker exit after its result: %v: %s", err, trimForError(string(log)))
 	}
+	if wperf != nil {
+		c := wperf.Read()
+		rs.WorkerPerf = &c
+		h.notePerf(c)
+	}
 	r := l.Result
 	rs.WallNS, rs.UserNS, rs.SysNS, rs.Units = r.WallNS, r.UserNS, r.SysNS, r.Units
-	rs.LatNS, rs.WorkerRSS, rs.CPUs, rs.Notes = r.LatNS, r.MaxRSSKiB, r.CPUs, r.Notes
+	rs.LatNS, rs.WorkerRSS, rs.CPUs, rs.CtxSwitches = r.LatNS, r.MaxRSSKiB, r.CPUs, r.CtxSwitches
+	for k, v := range r.Notes {
+		rs.Notes = addNote(rs.Notes, k, v)
+	}
 	rs.Server = srv
 	if env.StatsFile != "" {
 		if b, err := os.ReadFile(env.StatsFile); err == nil {
@@ -559,6 +615,28 @@ func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []s
 		}
 	}
 	return nil
+}
+
+// notePerf says in the report's header, once, what --perf counted and
+// what the machine would not count.
+func (h *harness) notePerf(c PerfCounts) {
+	if h.report.Meta.Perf != "" {
+		return
+	}
+	m := "perf_event_open: the worker's threads and the tools it runs (inherited) from READY until it exits, the server's threads over the timed run"
+	if c.UserOnly {
+		m += "; user mode only (perf_event_paranoid or permissions)"
+	}
+	var out []string
+	for _, ev := range perfEvents {
+		if why, ok := c.Unavailable[ev.name]; ok {
+			out = append(out, ev.name+": "+why)
+		}
+	}
+	if len(out) > 0 {
+		m += "; not counted: " + strings.Join(out, "; ")
+	}
+	h.report.Meta.Perf = m
 }
 
 // progress shows where the bench is, with an ETA from the average run so far.

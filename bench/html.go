@@ -57,6 +57,12 @@ svg text{font:11px system-ui,sans-serif}
 	row("options", "<code>-o "+e(strings.Join(m.Options, ","))+"</code> for mount, mount-passthrough (+passthrough.io=rw) and mergerfs")
 	row("ratios", e(m.RatioNote)+"; medians with [min–max]; noisy when max/min &gt; "+e(fmt.Sprint(m.Noise)))
 	row("latency", "percentiles of every recorded operation of every run (nearest rank)")
+	if m.Disk != "" {
+		row("disk I/O", e(m.Disk))
+	}
+	if m.Perf != "" {
+		row("counters", e(m.Perf))
+	}
 	row("worker", "<code>"+e(m.WorkerCmd)+"</code>")
 	if m.Quick && len(m.Dropped) > 0 {
 		row("quick", e("one size per family; dropped "+strings.Join(m.Dropped, ", ")))
@@ -122,7 +128,23 @@ svg text{font:11px system-ui,sans-serif}
 				fmtRatio(s.VsNative), fmtRatio(s.VsMergerfs), fmtSec(s.WorkerCPU.Median),
 				spreadOr(s.ServerCPU, fmtSec), spreadOr(s.ServerPeakKiB, fmtKiB), spreadOr(s.TrappedPerOp, fmtPerOp), fmtRatio(s.VsFloor))
 		}
-		b.WriteString("</table>\n<div class=\"charts\">\n")
+		b.WriteString("</table>\n")
+		if head, rows := systemTable(sr); head != nil {
+			b.WriteString("<table class=\"sys\"><tr>")
+			for _, h := range head {
+				fmt.Fprintf(&b, "<th>%s</th>", e(h))
+			}
+			b.WriteString("</tr>\n")
+			for _, row := range rows {
+				b.WriteString("<tr>")
+				for _, c := range row {
+					fmt.Fprintf(&b, "<td>%s</td>", e(c))
+				}
+				b.WriteString("</tr>\n")
+			}
+			b.WriteString("</table>\n")
+		}
+		b.WriteString("<div class=\"charts\">\n")
 		b.WriteString(barChart(sr))
 		b.WriteString(cdfChart(sr))
 		b.WriteString("</div>\n")

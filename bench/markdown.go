@@ -46,6 +46,12 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	item("options", "mount, mount-passthrough (+passthrough.io=rw) and mergerfs: `-o "+strings.Join(m.Options, ",")+"`")
 	item("ratios", m.RatioNote+"; medians of the runs, [min–max]; ~ marks a noisy result (max/min > "+fmt.Sprint(m.Noise)+")")
 	item("latency", "percentiles of every recorded operation of every run (nearest rank)")
+	if m.Disk != "" {
+		item("disk I/O", m.Disk)
+	}
+	if m.Perf != "" {
+		item("counters", m.Perf)
+	}
 	if m.Quick && len(m.Dropped) > 0 {
 		item("quick", "one size per family; dropped "+strings.Join(m.Dropped, ", "))
 	}
@@ -125,6 +131,12 @@ func WriteMarkdown(w io.Writer, r *Report) {
 				if t, ok := run.Notes["rsync_transferred"]; ok && t != "0" && sc.Family == "rsync-noop" {
 					notes = append(notes, fmt.Sprintf("%s: run %d: the re-run transferred %s files", mr.Mode, run.Run, t))
 				}
+			}
+		}
+		if head, rows := systemTable(sr); head != nil {
+			fmt.Fprintf(w, "\n| %s |\n|---|%s\n", strings.Join(head, " | "), strings.Repeat("---:|", len(head)-1))
+			for _, row := range rows {
+				fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 			}
 		}
 		for _, n := range notes {

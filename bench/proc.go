@@ -21,14 +21,17 @@ const clockTicks = 100
 
 // ProcSample is one reading of a serving process.
 type ProcSample struct {
-	CPUNS     int64  `json:"cpu_ns"`       // utime+stime of every thread, live and exited (10 ms resolution)
-	SchedNS   int64  `json:"sched_ns"`     // sum of the live threads' on-CPU time from schedstat (ns resolution)
-	VmHWMKiB  int64  `json:"vmhwm_kib"`    // peak resident set size
-	VmRSSKiB  int64  `json:"vmrss_kib"`    // resident set size now
-	Threads   int    `json:"threads"`      // live threads
-	CPUs      string `json:"cpus_allowed"` // Cpus_allowed_list: shows whether --pin reached the server
-	Readable  bool   `json:"readable"`     // false when the process was gone or /proc unreadable
-	ReadError string `json:"read_error,omitempty"`
+	CPUNS    int64 `json:"cpu_ns"`    // utime+stime of every thread, live and exited (10 ms resolution)
+	SchedNS  int64 `json:"sched_ns"`  // sum of the live threads' on-CPU time from schedstat (ns resolution)
+	VmHWMKiB int64 `json:"vmhwm_kib"` // peak resident set size
+	VmRSSKiB int64 `json:"vmrss_kib"` // resident set size now
+	Threads  int   `json:"threads"`   // live threads
+	// CtxSwitches is the voluntary and involuntary context switches of the
+	// live threads (/proc/PID/task/*/status).
+	CtxSwitches int64  `json:"ctx_switches"`
+	CPUs        string `json:"cpus_allowed"` // Cpus_allowed_list: shows whether --pin reached the server
+	Readable    bool   `json:"readable"`     // false when the process was gone or /proc unreadable
+	ReadError   string `json:"read_error,omitempty"`
 }
 
 // readProc samples /proc/PID/{stat,status,task/*/schedstat}.
@@ -52,12 +55,15 @@ func readProc(pid int) ProcSample {
 	}
 	st2 := parseProcStatus(string(status))
 	s.VmHWMKiB, s.VmRSSKiB, s.Threads, s.CPUs = st2.VmHWMKiB, st2.VmRSSKiB, st2.Threads, st2.CPUs
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
 	for _, t := range tasks {
-		if b, err := os.ReadFile(t); err == nil {
+		if b, err := os.ReadFile(t + "/schedstat"); err == nil {
 			if ns, err := parseSchedstat(string(b)); err == nil {
 				s.SchedNS += ns
 			}
+		}
+		if b, err := os.ReadFile(t + "/status"); err == nil {
+			s.CtxSwitches += parseProcStatus(string(b)).CtxSwitches
 		}
 	}
 	s.Readable = true
@@ -89,12 +95,13 @@ func parseProcStat(text string) (utime, stime int64, err error) {
 
 type procStatus struct {
 	VmHWMKiB, VmRSSKiB int64
+	CtxSwitches        int64 // voluntary + nonvoluntary
 	Threads            int
 	CPUs               string
 }
 
-// parseProcStatus reads VmHWM, VmRSS (kB), Threads and Cpus_allowed_list
-// from /proc/PID/status.
+// parseProcStatus reads VmHWM, VmRSS (kB), Threads, the context switch
+// counts and Cpus_allowed_list from /proc/PID/status (or a task's).
 // A kernel thread or zombie has no Vm lines; they stay 0.
 func parseProcStatus(text string) procStatus {
 	var s procStatus
@@ -123,6 +130,8 @@ func parseProcStatus(text string) procStatus {
 			s.VmRSSKiB = n
 		case "Threads":
 			s.Threads = int(n)
+		case "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches":
+			s.CtxSwitches += n
 		}
 	}
 	return s
@@ -224,6 +233,44 @@ func parseMergerfsVersion(out string) string {
 type rsyncStats struct {
 	Files       int64 `json:"files"`       // Number of files (all kinds)
 	Transferred int64 `json:"transferred"` // Number of regular files transferred
+}
+
+// parseLsLong counts the entries of the output of `ls -l DIR`: a "total N"
+// line, then one line per entry beginning with its mode string (-rw-r--r--,
+// drwx..., lrwx...). Anything else is an error, so a listing cut short or
+// an error message on stdout is not counted as entries.
+func parseLsLong(out string) (int, error) {
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "total ") {
+		return 0, fmt.Errorf("ls -l output does not start with a total line: %q", firstLine(out))
+	}
+	for i, l := range lines[1:] {
+		if !lsModeString(l) {
+			return 0, fmt.Errorf("ls -l output line %d is not an entry: %q", i+2, l)
+		}
+	}
+	return len(lines) - 1, nil
+}
+
+// lsModeString reports whether line l starts as an ls -l entry does: a
+// file type letter and nine permission characters.
+func lsModeString(l string) bool {
+	if len(l) < 10 || !strings.ContainsRune("-dlcbps", rune(l[0])) {
+		return false
+	}
+	for _, c := range l[1:10] {
+		if !strings.ContainsRune("rwxsStT-", c) {
+			return false
+		}
+	}
+	return true
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // parseRsyncStats reads the --stats block of rsync 3.x: "Number of files:
@@ -365,4 +412,70 @@ func trimForError(s string) string {
 		return s[:200] + "..."
 	}
 	return s
+}
+
+// hostPID finds the process that is pid nsPID in its own PID namespace
+// (what the worker reports: under `mfs run` it may run in a namespace of
+// its own) and is root or a descendant of root, and returns its pid as
+// this process sees it: the last number of a task's NSpid line is its pid
+// in its innermost namespace, the first in ours.
+func hostPID(root, nsPID int) (int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		ns, _ := statusNSpid(string(b))
+		if len(ns) == 0 || ns[len(ns)-1] != nsPID || !descendsFrom(pid, root) {
+			continue
+		}
+		return pid, nil
+	}
+	return 0, fmt.Errorf("no process below %d is pid %d in its namespace", root, nsPID)
+}
+
+// statusNSpid returns the NSpid and PPid lines of a /proc/PID/status text.
+func statusNSpid(text string) (nspid []int, ppid int) {
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "NSpid":
+			for _, f := range strings.Fields(v) {
+				n, err := strconv.Atoi(f)
+				if err != nil {
+					return nil, ppid
+				}
+				nspid = append(nspid, n)
+			}
+		case "PPid":
+			ppid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return nspid, ppid
+}
+
+// descendsFrom reports whether pid is root or below it, following PPid.
+func descendsFrom(pid, root int) bool {
+	for depth := 0; depth < 64 && pid > 1; depth++ {
+		if pid == root {
+			return true
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return false
+		}
+		_, pid = statusNSpid(string(b))
+	}
+	return pid == root
 }

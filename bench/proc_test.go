@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseProcStat(t *testing.T) {
@@ -30,9 +33,9 @@ func TestParseProcStat(t *testing.T) {
 }
 
 func TestParseProcStatus(t *testing.T) {
-	text := "Name:\tmergerfs\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t 1750280 kB\nVmHWM:\t    9120 kB\nVmRSS:\t    8964 kB\nThreads:\t4\nCpus_allowed:\t1\nCpus_allowed_list:\t0\n"
+	text := "Name:\tmergerfs\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t 1750280 kB\nVmHWM:\t    9120 kB\nVmRSS:\t    8964 kB\nThreads:\t4\nCpus_allowed:\t1\nCpus_allowed_list:\t0\nvoluntary_ctxt_switches:\t150\nnonvoluntary_ctxt_switches:\t12\n"
 	got := parseProcStatus(text)
-	want := procStatus{VmHWMKiB: 9120, VmRSSKiB: 8964, Threads: 4, CPUs: "0"}
+	want := procStatus{VmHWMKiB: 9120, VmRSSKiB: 8964, Threads: 4, CPUs: "0", CtxSwitches: 162}
 	if got != want {
 		t.Errorf("parseProcStatus = %+v, want %+v", got, want)
 	}
@@ -113,6 +116,27 @@ Number of regular files transferred: 0
 Total file size: 4 bytes
 Total transferred file size: 0 bytes
 `
+
+func TestParseLsLong(t *testing.T) {
+	good := "total 8\n-rw-r--r-- 1 root root 0 Nov 26 05:00 f-00001\n" +
+		"drwxr-xr-x 2 root root 4096 Nov 26 05:00 sub\n" +
+		"lrwxrwxrwx 1 root root 7 Nov 26 05:00 ln -> f-00001\n"
+	if n, err := parseLsLong(good); n != 3 || err != nil {
+		t.Errorf("parseLsLong(good) = %d, %v; want 3", n, err)
+	}
+	if n, err := parseLsLong("total 0\n"); n != 0 || err != nil {
+		t.Errorf("parseLsLong(empty dir) = %d, %v; want 0", n, err)
+	}
+	for _, bad := range []string{
+		"",
+		"ls: cannot access '/x': No such file or directory\n",
+		"total 8\n-rw-r--r-- 1 root root 0 Nov 26 05:00 f\nls: reading directory '/x': Input/output error\n",
+	} {
+		if n, err := parseLsLong(bad); err == nil {
+			t.Errorf("parseLsLong(%q) = %d, nil; want an error", bad, n)
+		}
+	}
+}
 
 func TestParseRsyncStats(t *testing.T) {
 	got, err := parseRsyncStats(rsyncStatsFirst)
@@ -274,5 +298,43 @@ func TestParseLoopLine(t *testing.T) {
 	}
 	if _, err := parseLoopLine("MFSBENCH ERROR boom\n"); err == nil {
 		t.Errorf("no loop line: no error")
+	}
+}
+
+// hostPID maps the pid a worker reports (its own namespace's) to ours: the
+// same number without a namespace, another one inside a PID namespace.
+func TestHostPID(t *testing.T) {
+	plain := exec.Command("sleep", "10")
+	if err := plain.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { plain.Process.Kill(); plain.Wait() }()
+	if got, err := hostPID(os.Getpid(), plain.Process.Pid); got != plain.Process.Pid || err != nil {
+		t.Errorf("hostPID of a plain child = %d, %v; want %d", got, err, plain.Process.Pid)
+	}
+	if _, err := hostPID(plain.Process.Pid, os.Getpid()); err == nil {
+		t.Errorf("hostPID found this test below its own child")
+	}
+
+	// unshare --pid --fork: sleep is pid 1 of a new namespace, a child of
+	// unshare. Needs root (or user namespaces), which the tests have.
+	ns := exec.Command("unshare", "--pid", "--fork", "sleep", "10")
+	if err := ns.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ns.Process.Kill(); ns.Wait() }()
+	var got int
+	var err error
+	for i := 0; i < 100; i++ { // until unshare has forked
+		if got, err = hostPID(ns.Process.Pid, 1); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil || got == 1 || got == ns.Process.Pid {
+		t.Fatalf("hostPID(unshare, 1) = %d, %v; want the sleep's pid here", got, err)
+	}
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", got)); !strings.HasPrefix(string(b), "sleep\x00") {
+		t.Errorf("pid %d is %q, not the sleep", got, b)
 	}
 }

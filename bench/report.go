@@ -33,12 +33,14 @@ type Meta struct {
 	Quick      bool      `json:"quick"`
 	Dropped    []string  `json:"dropped,omitempty"` // scenarios --quick left out
 	Noise      float64   `json:"noise_threshold"`
-	Options    []string  `json:"options"`    // options given to mount, mount-passthrough and mergerfs
-	RatioNote  string    `json:"ratio_note"` // how ratios read
-	WorkerCmd  string    `json:"worker_cmd"` // the worker command template
-	Duration   float64   `json:"duration_s"` // how long the bench took
-	CacheDrop  string    `json:"cache_drop"` // how cold runs emptied the page cache
-	Interleave string    `json:"interleave"` // how modes were ordered
+	Options    []string  `json:"options"`        // options given to mount, mount-passthrough and mergerfs
+	RatioNote  string    `json:"ratio_note"`     // how ratios read
+	WorkerCmd  string    `json:"worker_cmd"`     // the worker command template
+	Duration   float64   `json:"duration_s"`     // how long the bench took
+	CacheDrop  string    `json:"cache_drop"`     // how cold runs emptied the page cache
+	Disk       string    `json:"disk"`           // how disk I/O was counted, or why it was not
+	Perf       string    `json:"perf,omitempty"` // with --perf: what was counted and what could not be
+	Interleave string    `json:"interleave"`     // how modes were ordered
 	// CProbe is the C-probe's seccomp round trip (cprobe.go), measured when
 	// the run mode is.
 	CProbe *RoundTrip `json:"c_probe,omitempty"`
@@ -82,24 +84,41 @@ type ModeResult struct {
 
 // RunSample is one run: the worker's figures and the server's.
 type RunSample struct {
-	Run       int               `json:"run"`   // 1..K
-	Order     int               `json:"order"` // position among the modes in this run's interleaving
-	Error     string            `json:"error,omitempty"`
-	Teardown  string            `json:"teardown_error,omitempty"` // what went wrong after the measurement
-	WallNS    int64             `json:"wall_ns"`
-	UserNS    int64             `json:"user_ns"`
-	SysNS     int64             `json:"sys_ns"`
-	Units     float64           `json:"units"`
-	LatNS     []int64           `json:"lat_ns"`
-	WorkerRSS int64             `json:"worker_maxrss_kib"`
-	CPUs      string            `json:"worker_cpus_allowed"`
-	Notes     map[string]string `json:"notes,omitempty"`
-	Server    *ServerSample     `json:"server,omitempty"`
+	Run       int     `json:"run"`   // 1..K
+	Order     int     `json:"order"` // position among the modes in this run's interleaving
+	Error     string  `json:"error,omitempty"`
+	Teardown  string  `json:"teardown_error,omitempty"` // what went wrong after the measurement
+	WallNS    int64   `json:"wall_ns"`
+	UserNS    int64   `json:"user_ns"`
+	SysNS     int64   `json:"sys_ns"`
+	Units     float64 `json:"units"`
+	LatNS     []int64 `json:"lat_ns"`
+	WorkerRSS int64   `json:"worker_maxrss_kib"`
+	// CtxSwitches is the worker's (and its tools') context switches.
+	CtxSwitches int64 `json:"worker_ctx_switches"`
+	// Disk is the traffic of the device under the branches (disk.go).
+	Disk *DiskIO `json:"disk,omitempty"`
+	// WorkerPerf and ServerPerf are the CPU events counted with --perf
+	// (perfcount.go).
+	WorkerPerf *PerfCounts       `json:"worker_perf,omitempty"`
+	ServerPerf *PerfCounts       `json:"server_perf,omitempty"`
+	CPUs       string            `json:"worker_cpus_allowed"`
+	Notes      map[string]string `json:"notes,omitempty"`
+	Server     *ServerSample     `json:"server,omitempty"`
 	// Trapped is the supervisor's counters for the timed worker (its start
 	// included); TrappedNet the same less the mode's start-up baseline,
 	// what trapped/op and the C-probe floor use.
 	Trapped    *RunStats `json:"trapped,omitempty"`
 	TrappedNet *RunStats `json:"trapped_net,omitempty"`
+}
+
+// addNote sets notes[k] = v, making the map when there is none.
+func addNote(notes map[string]string, k, v string) map[string]string {
+	if notes == nil {
+		notes = map[string]string{}
+	}
+	notes[k] = v
+	return notes
 }
 
 // trapped is the run's counters for the timed workload: net of the
@@ -133,6 +152,16 @@ func (s *ServerSample) CPUNS() int64 {
 	return s.After.CPUNS - s.Before.CPUNS
 }
 
+// CtxSwitches is the server's context switches during the timed run, from
+// its live threads; -1 when unreadable or when a thread exited in between
+// (its switches would be lost from the sum).
+func (s *ServerSample) CtxSwitches() int64 {
+	if s == nil || !s.Before.Readable || !s.After.Readable || s.After.Threads < s.Before.Threads {
+		return -1
+	}
+	return s.After.CtxSwitches - s.Before.CtxSwitches
+}
+
 // Summary condenses a mode's K runs. Times are seconds; latencies are
 // pooled over every operation of every run.
 type Summary struct {
@@ -143,6 +172,24 @@ type Summary struct {
 	ServerCPU     *Spread `json:"server_cpu_s,omitempty"`
 	ServerPeakKiB *Spread `json:"server_peak_rss_kib,omitempty"`
 	TrappedPerOp  *Spread `json:"trapped_per_op,omitempty"`
+	// WorkerCtxPerOp and ServerCtxPerOp are context switches per op of the
+	// worker (with its tools) and of the serving process: with round trips
+	// to a daemon or supervisor, the cost these modes add.
+	WorkerCtxPerOp *Spread `json:"worker_ctx_switches_per_op,omitempty"`
+	ServerCtxPerOp *Spread `json:"server_ctx_switches_per_op,omitempty"`
+	// DiskReadB and DiskWriteB are bytes the device under the branches
+	// read and wrote per run (DiskIO).
+	DiskReadB  *Spread `json:"disk_read_bytes,omitempty"`
+	DiskWriteB *Spread `json:"disk_write_bytes,omitempty"`
+	// With --perf (PerfCounts): cycles per op and instructions per cycle of
+	// the worker (with its tools) and of the serving process, and cache
+	// and branch misses per op of both together.
+	WorkerCyclesPerOp *Spread `json:"worker_cycles_per_op,omitempty"`
+	ServerCyclesPerOp *Spread `json:"server_cycles_per_op,omitempty"`
+	WorkerIPC         *Spread `json:"worker_ipc,omitempty"`
+	ServerIPC         *Spread `json:"server_ipc,omitempty"`
+	CacheMissPerOp    *Spread `json:"cache_misses_per_op,omitempty"`
+	BranchMissPerOp   *Spread `json:"branch_misses_per_op,omitempty"`
 	// TrappedExtraS (run, with the C-probe) is the round-trip overhead the
 	// probe predicts for each run's trapped calls, in seconds; FloorS is
 	// native median time + its median, and VsFloor median time / FloorS.
@@ -157,7 +204,8 @@ type Summary struct {
 
 // summarize computes a mode's summary from its successful runs.
 func summarize(runs []RunSample, noise float64) *Summary {
-	var wall, thr, wcpu, scpu, srss, trap []float64
+	var wall, thr, wcpu, scpu, srss, trap, wctx, sctx, dread, dwrite []float64
+	var wcyc, scyc, wipc, sipc, cmiss, bmiss []float64
 	var lat []int64
 	n := 0
 	for _, r := range runs {
@@ -173,8 +221,26 @@ func summarize(runs []RunSample, noise float64) *Summary {
 			scpu = append(scpu, float64(c)/1e9)
 			srss = append(srss, float64(r.Server.After.VmHWMKiB))
 		}
-		if t := r.trapped(); t != nil && len(r.LatNS) > 0 {
-			trap = append(trap, float64(t.Notifications)/float64(len(r.LatNS)))
+		if ops := float64(len(r.LatNS)); ops > 0 {
+			if t := r.trapped(); t != nil {
+				trap = append(trap, float64(t.Notifications)/ops)
+			}
+			wctx = append(wctx, float64(r.CtxSwitches)/ops)
+			if c := r.Server.CtxSwitches(); c >= 0 {
+				sctx = append(sctx, float64(c)/ops)
+			}
+			if w := r.WorkerPerf; w != nil {
+				wcyc, wipc = appendIf(wcyc, w.Cycles >= 0, float64(w.Cycles)/ops), appendIf(wipc, w.IPC() > 0, w.IPC())
+				cm, bm := w.CacheMisses, w.BranchMisses
+				if sp := r.ServerPerf; sp != nil {
+					scyc, sipc = appendIf(scyc, sp.Cycles >= 0, float64(sp.Cycles)/ops), appendIf(sipc, sp.IPC() > 0, sp.IPC())
+					cm, bm = sumCounts(cm, sp.CacheMisses), sumCounts(bm, sp.BranchMisses)
+				}
+				cmiss, bmiss = appendIf(cmiss, cm >= 0, float64(cm)/ops), appendIf(bmiss, bm >= 0, float64(bm)/ops)
+			}
+		}
+		if r.Disk != nil {
+			dread, dwrite = append(dread, float64(r.Disk.ReadBytes)), append(dwrite, float64(r.Disk.WriteBytes))
 		}
 		lat = append(lat, r.LatNS...)
 	}
@@ -186,12 +252,37 @@ func summarize(runs []RunSample, noise float64) *Summary {
 		a, b := Median(scpu), Median(srss)
 		s.ServerCPU, s.ServerPeakKiB = &a, &b
 	}
-	if len(trap) > 0 {
-		t := Median(trap)
-		s.TrappedPerOp = &t
-	}
+	s.TrappedPerOp, s.WorkerCtxPerOp, s.ServerCtxPerOp = medianOrNil(trap), medianOrNil(wctx), medianOrNil(sctx)
+	s.DiskReadB, s.DiskWriteB = medianOrNil(dread), medianOrNil(dwrite)
+	s.WorkerCyclesPerOp, s.ServerCyclesPerOp = medianOrNil(wcyc), medianOrNil(scyc)
+	s.WorkerIPC, s.ServerIPC = medianOrNil(wipc), medianOrNil(sipc)
+	s.CacheMissPerOp, s.BranchMissPerOp = medianOrNil(cmiss), medianOrNil(bmiss)
 	s.Noisy = s.Wall.Noisy(noise)
 	return s
+}
+
+func appendIf(xs []float64, ok bool, x float64) []float64 {
+	if ok {
+		return append(xs, x)
+	}
+	return xs
+}
+
+// sumCounts adds two perf counts, -1 (not counted) when either is.
+func sumCounts(a, b int64) int64 {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	return a + b
+}
+
+// medianOrNil is Median of xs, or nil when there are none.
+func medianOrNil(xs []float64) *Spread {
+	if len(xs) == 0 {
+		return nil
+	}
+	m := Median(xs)
+	return &m
 }
 
 // addFloor sets TrappedExtraS from the successful runs' trapped calls and

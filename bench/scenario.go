@@ -56,7 +56,7 @@ func (s Scenario) Info() ScenarioInfo {
 }
 
 // Family order for listings and reports.
-var families = []string{"create", "read", "write", "list", "list-stat", "traverse", "ccreate", "mix", "rsync", "rsync-noop", "tar-x", "cp-out"}
+var families = []string{"create", "read", "write", "list", "list-stat", "ls-l", "traverse", "ccreate", "mix", "rsync", "rsync-noop", "tar-x", "cp-out"}
 
 // sizes of the read/write family: name suffix and bytes.
 var ioSizes = []struct {
@@ -106,6 +106,9 @@ func Catalogue() []Scenario {
 		for _, n := range []int{100, 1000, 10000, 50000} {
 			out = append(out, listScenario(n, stat))
 		}
+	}
+	for _, n := range []int{1000, 10000} {
+		out = append(out, lsScenario(n))
 	}
 	for _, d := range []int{3, 5, 8} {
 		out = append(out, traverseScenario(d))
@@ -258,6 +261,24 @@ func listScenario(n int, stat bool) Scenario {
 		},
 		run: func(e *workerEnv) (float64, error) {
 			return float64(n * reps), listDir(e, path.Join(e.Dir, "l"), n, reps, stat)
+		},
+	}
+}
+
+// lsScenario is list-stat as users run it: the real `ls -l`, whose
+// per-entry calls (lstat or statx, and the xattr reads for ACL and
+// security labels) are what a union must answer; list-stat times the
+// worker's own getdents+lstat loop, the same code in every mode.
+func lsScenario(n int) Scenario {
+	reps := listReps[n]
+	return Scenario{
+		Name: fmt.Sprintf("ls-l-%d", n), Family: "ls-l", Unit: "entries", Tools: []string{"ls"}, Quick: n == 1000,
+		About: fmt.Sprintf("ls -l of a directory of %d empty files spread over the branches (the real tool: names, lstat/statx and ACL/label xattrs of each entry, sorted and formatted); %d passes, one op per pass", n, reps),
+		prepare: func(data []string, _ string) error {
+			return spreadFiles(data, "l", n, 0)
+		},
+		run: func(e *workerEnv) (float64, error) {
+			return float64(n * reps), e.lsLong(path.Join(e.Dir, "l"), n, reps)
 		},
 	}
 }

@@ -29,7 +29,7 @@ func TestCatalogueNamesAndQuickSet(t *testing.T) {
 	// The seed's sizes are all there.
 	for _, name := range []string{"create-100", "create-1000", "create-10000",
 		"read-1k-cold", "read-64k-warm", "read-1m-cold", "read-10m-warm", "write-1k-cold", "write-10m-warm",
-		"list-100", "list-50000", "list-stat-10000", "traverse-3", "traverse-5", "traverse-8",
+		"list-100", "list-50000", "list-stat-10000", "ls-l-10000", "traverse-3", "traverse-5", "traverse-8",
 		"ccreate-1", "ccreate-2", "ccreate-4", "ccreate-8", "ccreate-16",
 		"mix-100-0", "mix-80-20", "mix-50-50", "mix-20-80", "mix-0-100",
 		"rsync-10000", "rsync-noop-10000", "tar-x-10000", "cp-out-10000"} {
@@ -89,7 +89,7 @@ func TestSelectScenarios(t *testing.T) {
 func TestScenarioDrivers(t *testing.T) {
 	shared := t.TempDir()
 	for _, name := range []string{"create-100", "read-1k-cold", "read-1k-warm", "write-1k-warm", "list-100",
-		"list-stat-100", "traverse-3", "ccreate-2", "mix-50-50", "mix-0-100",
+		"list-stat-100", "ls-l-1000", "traverse-3", "ccreate-2", "mix-50-50", "mix-0-100",
 		"rsync-1000", "rsync-noop-1000", "tar-x-1000", "cp-out-1000"} {
 		t.Run(name, func(t *testing.T) {
 			sc, ok := Lookup(name)
@@ -204,8 +204,8 @@ func TestWorkerProtocol(t *testing.T) {
 	}()
 	rd := bufio.NewReader(outR)
 	line, _ := rd.ReadString('\n')
-	if l, err := parseWorkerLine(line); err != nil || l.Kind != "ready" {
-		t.Fatalf("first line %q: %+v %v", line, l, err)
+	if l, err := parseWorkerLine(line); err != nil || l.Kind != "ready" || l.PID != os.Getpid() {
+		t.Fatalf("first line %q: %+v %v (want ready with pid %d)", line, l, err, os.Getpid())
 	}
 	io.WriteString(inW, "go\n")
 	line, _ = rd.ReadString('\n')
@@ -238,6 +238,8 @@ func TestParseWorkerLine(t *testing.T) {
 		wantErr    bool
 	}{
 		{"MFSBENCH READY\n", "ready", false},
+		{"MFSBENCH READY 4321\n", "ready", false},
+		{"MFSBENCH READY x\n", "", true},
 		{`MFSBENCH RESULT {"scenario":"list-100","units":10000,"wall_ns":5,"lat_ns":[1,2,3]}`, "result", false},
 		{"MFSBENCH RESULT {broken", "", true},
 		{"MFSBENCH ERROR setup of x: boom", "error", false},
@@ -248,6 +250,9 @@ func TestParseWorkerLine(t *testing.T) {
 		if (err != nil) != tt.wantErr || l.Kind != tt.kind {
 			t.Errorf("parseWorkerLine(%q) = %+v, %v", tt.line, l, err)
 		}
+	}
+	if l, _ := parseWorkerLine("MFSBENCH READY 4321"); l.PID != 4321 {
+		t.Errorf("ready line: pid %d, want 4321", l.PID)
 	}
 	l, _ := parseWorkerLine(`MFSBENCH RESULT {"scenario":"list-100","units":10000,"wall_ns":5,"lat_ns":[1,2,3]}`)
 	if l.Result.Units != 10000 || len(l.Result.LatNS) != 3 {

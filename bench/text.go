@@ -21,6 +21,12 @@ func printHeader(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "options:   mount, mount-passthrough (+passthrough.io=rw) and mergerfs get -o %s\n", strings.Join(m.Options, ","))
 	fmt.Fprintf(w, "ratios:    %s; medians of %d runs [min–max]; runs spread over max/min > %g are flagged noisy\n", m.RatioNote, m.Runs, m.Noise)
 	fmt.Fprintf(w, "latency:   percentiles of every recorded operation of every run (nearest rank), not of a mean\n")
+	if m.Disk != "" {
+		fmt.Fprintf(w, "disk I/O:  %s\n", m.Disk)
+	}
+	if m.Perf != "" {
+		fmt.Fprintf(w, "counters:  %s\n", m.Perf)
+	}
 	fmt.Fprintf(w, "worker:    %s\n", m.WorkerCmd)
 	if m.Quick && len(m.Dropped) > 0 {
 		fmt.Fprintf(w, "quick:     one size per family; dropped %s\n", strings.Join(m.Dropped, ", "))
@@ -102,6 +108,14 @@ func printScenario(w io.Writer, sr *ScenarioReport, r *Report) {
 		}
 	}
 	tw.Flush()
+	if head, rows := systemTable(sr); head != nil {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "  %s\t\n", strings.Join(head, "\t"))
+		for _, row := range rows {
+			fmt.Fprintf(tw, "  %s\t\n", strings.Join(row, "\t"))
+		}
+		tw.Flush()
+	}
 	for _, n := range notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ const WorkerCommand = "__bench-worker"
 // and output (other output lines are ignored, so a wrapper such as
 // `mfs run` may print its own):
 //
-//	worker  → harness   MFSBENCH READY            setup done, nothing timed yet
+//	worker  → harness   MFSBENCH READY PID        setup done, nothing timed yet
 //	harness → worker    go                        (the harness samples the server first)
 //	worker  → harness   MFSBENCH RESULT {json}    the timed run is over
 //	harness → worker    (closes stdin)            after sampling the server again
@@ -72,15 +73,18 @@ type WorkerArgs struct {
 
 // WorkerResult is what the worker reports about the timed run.
 type WorkerResult struct {
-	Scenario  string            `json:"scenario"`
-	Units     float64           `json:"units"`        // work done, in the scenario's unit
-	WallNS    int64             `json:"wall_ns"`      // monotonic time of the timed run
-	UserNS    int64             `json:"user_ns"`      // CPU time of the worker and of the tools it waited for
-	SysNS     int64             `json:"sys_ns"`       //
-	MaxRSSKiB int64             `json:"maxrss_kib"`   // the worker's own peak RSS
-	LatNS     []int64           `json:"lat_ns"`       // every operation's latency, in the order recorded
-	CPUs      string            `json:"cpus_allowed"` // the worker's CPU affinity (shows pinning took effect)
-	Notes     map[string]string `json:"notes,omitempty"`
+	Scenario  string  `json:"scenario"`
+	Units     float64 `json:"units"`      // work done, in the scenario's unit
+	WallNS    int64   `json:"wall_ns"`    // monotonic time of the timed run
+	UserNS    int64   `json:"user_ns"`    // CPU time of the worker and of the tools it waited for
+	SysNS     int64   `json:"sys_ns"`     //
+	MaxRSSKiB int64   `json:"maxrss_kib"` // the worker's own peak RSS
+	// CtxSwitches is the voluntary and involuntary context switches of the
+	// worker's threads and of the tools it waited for, over the timed run.
+	CtxSwitches int64             `json:"ctx_switches"`
+	LatNS       []int64           `json:"lat_ns"`       // every operation's latency, in the order recorded
+	CPUs        string            `json:"cpus_allowed"` // the worker's CPU affinity (shows pinning took effect)
+	Notes       map[string]string `json:"notes,omitempty"`
 }
 
 // Worker runs one scenario's workload in this process and reports over out,
@@ -129,7 +133,9 @@ func worker(ctx context.Context, a WorkerArgs, in io.Reader, out io.Writer) erro
 	e.lat, e.notes = nil, nil
 	rd := bufio.NewReader(in)
 	if !a.Standalone {
-		fmt.Fprintln(out, lineReady)
+		// The pid lets the harness count this process's CPU events (--perf)
+		// when a wrapper such as `mfs run` started it.
+		fmt.Fprintf(out, "%s %d\n", lineReady, os.Getpid())
 		line, err := rd.ReadString('\n')
 		if strings.TrimSpace(line) != "go" {
 			return fmt.Errorf("waiting for the harness: got %q (%v)", line, err)
@@ -161,9 +167,11 @@ func worker(ctx context.Context, a WorkerArgs, in io.Reader, out io.Writer) erro
 		UserNS:    tvNS(self1.Utime) - tvNS(self0.Utime) + tvNS(kids1.Utime) - tvNS(kids0.Utime),
 		SysNS:     tvNS(self1.Stime) - tvNS(self0.Stime) + tvNS(kids1.Stime) - tvNS(kids0.Stime),
 		MaxRSSKiB: self1.Maxrss,
-		LatNS:     e.lat,
-		CPUs:      cpusAllowed(),
-		Notes:     e.notes,
+		CtxSwitches: self1.Nvcsw - self0.Nvcsw + self1.Nivcsw - self0.Nivcsw +
+			kids1.Nvcsw - kids0.Nvcsw + kids1.Nivcsw - kids0.Nivcsw,
+		LatNS: e.lat,
+		CPUs:  cpusAllowed(),
+		Notes: e.notes,
 	}
 	b, err := json.Marshal(res)
 	if err != nil {
@@ -195,6 +203,7 @@ func cpusAllowed() string {
 // workerLine is one parsed line of worker output.
 type workerLine struct {
 	Kind   string // "ready", "result", "error", "done" or "" for a line outside the protocol
+	PID    int    // the worker's pid, with "ready" (0 from a worker that does not say)
 	Result *WorkerResult
 	Msg    string
 }
@@ -205,6 +214,12 @@ func parseWorkerLine(line string) (workerLine, error) {
 	switch {
 	case line == lineReady:
 		return workerLine{Kind: "ready"}, nil
+	case strings.HasPrefix(line, lineReady+" "):
+		pid, err := strconv.Atoi(line[len(lineReady)+1:])
+		if err != nil || pid <= 0 {
+			return workerLine{}, fmt.Errorf("worker: bad pid in %q", line)
+		}
+		return workerLine{Kind: "ready", PID: pid}, nil
 	case strings.HasPrefix(line, lineResult):
 		var r WorkerResult
 		if err := json.Unmarshal([]byte(line[len(lineResult):]), &r); err != nil {

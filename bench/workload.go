@@ -235,23 +235,29 @@ func overwriteFiles(e *workerEnv, dir string, files int, size int64) error {
 	return nil
 }
 
-// listDir lists dir reps times (optionally lstat-ing each entry, as ls -l
-// does), one timed op per pass, and checks that each pass saw want entries.
-func listDir(e *workerEnv, dir string, want, reps int, stat bool) error {
+// passes runs pass reps times, one timed op each, and checks that every
+// pass counted want entries; what names the pass in an error.
+func (e *workerEnv) passes(what string, want, reps int, pass func() (int, error)) error {
 	lat := make([]int64, 0, reps)
 	defer func() { e.addLatencies(lat) }()
 	for r := 0; r < reps; r++ {
 		t := time.Now()
-		n, err := listOnce(dir, stat)
+		n, err := pass()
 		lat = append(lat, int64(time.Since(t)))
 		if err != nil {
 			return err
 		}
 		if n != want {
-			return fmt.Errorf("list %s: %d entries, want %d", dir, n, want)
+			return fmt.Errorf("%s: %d entries, want %d", what, n, want)
 		}
 	}
 	return nil
+}
+
+// listDir lists dir reps times (optionally lstat-ing each entry, as ls -l
+// does), one timed op per pass, and checks that each pass saw want entries.
+func listDir(e *workerEnv, dir string, want, reps int, stat bool) error {
+	return e.passes("list "+dir, want, reps, func() (int, error) { return listOnce(dir, stat) })
 }
 
 func listOnce(dir string, stat bool) (int, error) {
@@ -279,20 +285,7 @@ func listOnce(dir string, stat bool) (int, error) {
 // traverse walks the tree at root reps times, lstat-ing every entry, one
 // timed op per pass, and checks the entry count.
 func traverse(e *workerEnv, root string, want, reps int) error {
-	lat := make([]int64, 0, reps)
-	defer func() { e.addLatencies(lat) }()
-	for r := 0; r < reps; r++ {
-		t := time.Now()
-		n, err := walk(root)
-		lat = append(lat, int64(time.Since(t)))
-		if err != nil {
-			return err
-		}
-		if n != want {
-			return fmt.Errorf("traverse %s: %d entries, want %d", root, n, want)
-		}
-	}
-	return nil
+	return e.passes("traverse "+root, want, reps, func() (int, error) { return walk(root) })
 }
 
 func walk(dir string) (int, error) {
@@ -421,6 +414,10 @@ func tarCreateCmd(archive, dir string) []string {
 	return []string{"tar", "-cf", archive, "-C", dir, "."}
 }
 
+func lsLongCmd(dir string) []string {
+	return []string{"ls", "-l", dir}
+}
+
 func cpOutCmd(src, dst string) []string {
 	return []string{"cp", "-r", src, dst}
 }
@@ -443,6 +440,23 @@ func (e *workerEnv) tool(argv []string) error {
 	_, err := runTool(argv)
 	e.addLatencies([]int64{int64(time.Since(t))})
 	return err
+}
+
+// lsLong runs ls -l on dir reps times, one timed op per pass, and checks
+// that each pass listed want entries.
+func (e *workerEnv) lsLong(dir string, want, reps int) error {
+	argv := lsLongCmd(dir)
+	return e.passes(shellJoin(argv), want, reps, func() (int, error) {
+		out, err := runTool(argv)
+		if err != nil {
+			return 0, err
+		}
+		n, err := parseLsLong(out)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", shellJoin(argv), err)
+		}
+		return n, nil
+	})
 }
 
 // rsync copies src into dst; untimed when it is the setup copy of the no-op

@@ -16,7 +16,7 @@ grep -qF -- "$marker" "$RESULTS" || { echo "bench-report: no marker line in $RES
 out=$(mktemp -d /tmp/mfs-bench-report.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 modes=native,run,mount,mount-passthrough,mergerfs
-reps=create-10000,read-1m-warm,list-stat-10000,rsync-10000,rsync-noop-10000
+reps=create-10000,read-1m-warm,list-stat-10000,ls-l-10000,rsync-10000,rsync-noop-10000
 all=$modes,mount-defaults,mergerfs-defaults
 
 run() { # name, then mfs bench arguments
