@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mfs-union/mfs/vfs"
+	"golang.org/x/sys/unix"
 )
 
 // Two branches used by most tests: b0 holds a.txt and d/x, b1 holds b.txt,
@@ -687,5 +688,41 @@ func TestRunUmaskChanges(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// getxattr(2) follows a trailing symlink in the union namespace, lgetxattr
+// does not; a union path that is no link is read without resolving it
+// first. Checked with getfattr (getxattr; -h: lgetxattr) on a file, a
+// relative and an absolute link inside the union, a link leaving it, and
+// the user.mergerfs.* names, which describe the link or its target.
+func TestRunGetxattrFollows(t *testing.T) {
+	if _, err := exec.LookPath("getfattr"); err != nil {
+		t.Fatalf("getfattr (package attr, installed by make test): %v", err)
+	}
+	outside := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(outside, "o"), nil, 0o644))
+	must(t, unix.Setxattr(filepath.Join(outside, "o"), "user.k", []byte("outside"), 0))
+	f := newFixture(t, nil, []string{"d/"}, []string{"d/f=x"})
+	must(t, unix.Setxattr(filepath.Join(f.branches[1], "d/f"), "user.k", []byte("inside"), 0))
+	layout(t, f.branches[0], "d/rel -> f", "abs -> "+f.target+"/d/f", "out -> "+outside+"/o", "d/dangling -> nope")
+	p := f.target
+	get := func(flags, name, path string) string {
+		return "getfattr --absolute-names " + flags + " --only-values -n " + name + " " + path + " 2>&1; echo"
+	}
+	script := strings.Join([]string{
+		get("", "user.k", p+"/d/f"),
+		get("", "user.k", p+"/d/rel"),
+		get("", "user.k", p+"/abs"),
+		get("", "user.k", p+"/out"),
+		"getfattr --absolute-names -h -n user.k " + p + "/d/rel 2>&1 | grep -c 'No such attribute'",
+		get("", "user.mergerfs.basepath", p+"/d/rel"),
+		get("-h", "user.mergerfs.basepath", p+"/d/rel"),
+		"getfattr --absolute-names -n user.k " + p + "/d/dangling 2>&1 | grep -c 'No such file'",
+	}, "\n")
+	got := f.ok(t, "bash", "-c", script)
+	want := strings.Join([]string{"inside", "inside", "inside", "outside", "1", f.branches[1], f.branches[0], "1", ""}, "\n")
+	if got != want {
+		t.Fatalf("getxattr through links:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -417,10 +417,28 @@ func (t *task) setxattr(addr, nameAddr, valAddr uint64, size int64, flags int, f
 }
 
 func (t *task) getxattr(addr, nameAddr, valAddr uint64, size int64, follow bool) reply {
-	l, c, r, ok := t.attrTarget(unix.AT_FDCWD, addr, follow)
+	// A union path is looked at as it is first (lgetxattr): when the object
+	// is no symlink, following changes nothing, and resolving the whole
+	// path with follow (a lookup more) is needed only for links. ls -l
+	// calls getxattr once per entry for its ACL.
+	p, r, ok := t.pathArg(addr)
 	if !ok {
 		return r
 	}
+	if p == "" {
+		return cont() // AT_EMPTY_PATH: acts on the fd itself
+	}
+	l, r, ok := t.locate(unix.AT_FDCWD, p, false)
+	if ok && follow && l.where == whereHost {
+		l, r, ok = t.locate(unix.AT_FDCWD, p, true)
+	}
+	if !ok {
+		return r
+	}
+	if l.where == whereOutside {
+		return cont()
+	}
+	c := t.creds(false, false)
 	name, r, ok := t.xattrName(nameAddr)
 	if !ok {
 		return r
@@ -443,7 +461,25 @@ func (t *task) getxattr(addr, nameAddr, valAddr uint64, size int64, follow bool)
 			return err
 		})
 	} else {
-		n, e = l.ui.u.Pool.Getxattr(t.s.ctx, c, l.rel, name, buf)
+		var typ uint32
+		n, typ, e = l.ui.u.Pool.GetxattrTyped(t.s.ctx, c, l.rel, name, buf)
+		if follow && (typ == unix.S_IFLNK || typ == 0 && e == 0) {
+			if l, r, ok = t.locate(unix.AT_FDCWD, p, true); !ok {
+				return r
+			}
+			switch l.where {
+			case whereOutside:
+				return cont()
+			case whereHost:
+				e = t.hostAs(c, func() error {
+					var err error
+					n, err = unix.Getxattr(l.hostPath(), name, buf)
+					return err
+				})
+			default:
+				n, e = l.ui.u.Pool.Getxattr(t.s.ctx, c, l.rel, name, buf)
+			}
+		}
 	}
 	if e != 0 {
 		return fail(e)

@@ -47,34 +47,50 @@ func withPathFd(b *branch, rel string, fn func(p string) unix.Errno) unix.Errno 
 // lives. A nil or empty buf asks for the size. Errnos: ENODATA, ERANGE, ENOENT,
 // ENOTSUP, ENOSYS (xattr=nosys).
 func (p *Pool) Getxattr(ctx context.Context, c *Cred, rel, name string, buf []byte) (int, unix.Errno) {
+	n, _, e := p.GetxattrTyped(ctx, c, rel, name, buf)
+	return n, e
+}
+
+// GetxattrTyped is Getxattr that also returns the file type (the S_IFMT
+// bits of the branch object's lstat) of what it read, or 0 when it looked
+// at no branch object (user.mergerfs.* names, names the xattr options
+// refuse). A caller that must follow a trailing symlink, as getxattr(2)
+// does and lgetxattr(2) does not, can so ask for the name as it is and
+// resolve the link only when the type says it is one, instead of resolving
+// every path first.
+func (p *Pool) GetxattrTyped(ctx context.Context, c *Cred, rel, name string, buf []byte) (int, uint32, unix.Errno) {
 	s := p.state()
 	if rel == ControlFile {
 		if !strings.HasPrefix(name, xattrPrefix) {
-			return 0, unix.ENODATA
+			return 0, unix.S_IFREG, unix.ENODATA
 		}
 		v, e := p.getOption(strings.TrimPrefix(name, xattrPrefix))
 		if e != 0 {
-			return 0, e
+			return 0, unix.S_IFREG, e
 		}
-		return copyOut(buf, v)
+		n, e := copyOut(buf, v)
+		return n, unix.S_IFREG, e
 	}
 	if e := s.xattrGate(name); e != 0 {
-		return 0, e
+		return 0, 0, e
 	}
 	if strings.HasPrefix(name, xattrPrefix) {
 		// Every user.mergerfs.* name is answered here, never by a branch file.
 		v, e := s.pathInfo(c, rel, strings.TrimPrefix(name, xattrPrefix))
 		if e != 0 {
-			return 0, e
+			return 0, 0, e
 		}
-		return copyOut(buf, v)
+		n, e := copyOut(buf, v)
+		return n, 0, e
 	}
 	var n int
+	var typ uint32
 	e := asCaller(c, func() unix.Errno {
-		idx, e := s.search(policy.FuncGetxattr, rel)
+		idx, st, e := s.searchStat(policy.FuncGetxattr, rel)
 		if e != 0 {
 			return e
 		}
+		typ = st.Mode & unix.S_IFMT
 		b := s.branches[idx[0]]
 		if k, e, ok := b.xattrKnown(rel, name, buf, false); ok {
 			n = k
@@ -86,7 +102,7 @@ func (p *Pool) Getxattr(ctx context.Context, c *Cred, rel, name string, buf []by
 			return errnoOf(err)
 		})
 	})
-	return n, e
+	return n, typ, e
 }
 
 func copyOut(buf []byte, v string) (int, unix.Errno) {
