@@ -37,10 +37,14 @@ func (b *branch) xattrKnown(rel, name string, buf []byte, list bool) (n int, e u
 		return 0, 0, false
 	}
 	const flags = uintptr(unix.AT_SYMLINK_NOFOLLOW)
-	pp, err := unix.BytePtrFromString(rel)
-	if err != nil {
-		return 0, unix.EINVAL, true
+	// Names on the stack, as cpath_linux.go does for the lookups: this
+	// runs for every xattr call below a known directory (ls -l makes two
+	// per entry).
+	var relb, nameb [cpathMax]byte
+	if !cpath(&relb, rel) || !list && !cpath(&nameb, name) {
+		return 0, 0, false // long or holding a NUL: withPathFd's x/sys calls judge it
 	}
+	pp := &relb[0]
 	var bufp unsafe.Pointer
 	if len(buf) > 0 {
 		bufp = unsafe.Pointer(&buf[0])
@@ -51,10 +55,7 @@ func (b *branch) xattrKnown(rel, name string, buf []byte, list bool) (n int, e u
 		r, _, errno = unix.Syscall6(unix.SYS_LISTXATTRAT, uintptr(root), uintptr(unsafe.Pointer(pp)), flags,
 			uintptr(bufp), uintptr(len(buf)), 0)
 	} else {
-		np, err := unix.BytePtrFromString(name)
-		if err != nil {
-			return 0, unix.EINVAL, true
-		}
+		np := &nameb[0]
 		args := xattrArgs{value: uint64(uintptr(bufp)), size: uint32(len(buf))}
 		r, _, errno = unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(root), uintptr(unsafe.Pointer(pp)), flags,
 			uintptr(unsafe.Pointer(np)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
