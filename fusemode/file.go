@@ -227,7 +227,9 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	o := r.options()
 	c := r.cred(&in.InHeader, in.Umask)
 	flags := openFlags(in.Flags, o) | int(in.Flags)&unix.O_EXCL
-	f, e := r.pool.Create(bg, c, rel, flags, in.Mode&^unix.S_IFMT)
+	// The kernel sends CREATE only for a name its LOOKUP just found absent
+	// (under the directory lock): no second lookup.
+	f, e := r.pool.CreateAbsent(bg, c, rel, flags, in.Mode&^unix.S_IFMT)
 	r.trace("create", rel, &in.InHeader, e)
 	if e != 0 {
 		return r.reply("create", e)

@@ -144,7 +144,8 @@ func (t *task) openUnion(l loc, a vfs.Attr, e unix.Errno, flags int, mode uint32
 		if l.dir {
 			return fail(unix.EISDIR)
 		}
-		f, e := pool.Create(ctx, c, l.rel, flags&^(unix.O_CREAT|unix.O_CLOEXEC), mode&0o7777)
+		// locateAttr just looked the name up for this call.
+		f, e := pool.CreateAbsent(ctx, c, l.rel, flags&^(unix.O_CREAT|unix.O_CLOEXEC), mode&0o7777)
 		if e != 0 {
 			return fail(e)
 		}

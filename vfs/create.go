@@ -287,6 +287,21 @@ func (p *Pool) Create(ctx context.Context, c *Cred, rel string, flags int, mode 
 	default:
 		return nil, e
 	}
+	return p.CreateAbsent(ctx, c, rel, flags, mode)
+}
+
+// CreateAbsent is Create for a front end that has itself just found rel
+// absent from the union, so the lookup Create begins with would be the same
+// one again: FUSE's CREATE follows the kernel's negative LOOKUP of the name
+// under the directory's lock, and the `mfs run` supervisor looked the name up
+// for the same call. It goes straight to the create policy. A name that
+// appeared on a branch in between, which only something bypassing the union
+// can do, is opened there if it is the branch the policy picks (EEXIST with
+// O_EXCL), and otherwise shadowed by the new file, as mergerfs would.
+func (p *Pool) CreateAbsent(ctx context.Context, c *Cred, rel string, flags int, mode uint32) (*File, unix.Errno) {
+	if rel == ControlFile {
+		return nil, unix.EEXIST
+	}
 	var fd int
 	got, e := p.createNew(c, policy.FuncCreate, rel, true, func(b *branch, a at) unix.Errno {
 		var err error

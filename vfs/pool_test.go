@@ -171,6 +171,56 @@ func TestCreateExisting(t *testing.T) {
 	}
 }
 
+// CreateAbsent trusts the caller's lookup: it creates where the policy says
+// without looking the name up. What it can meet is only a name that appeared
+// behind the union's back: on the branch the policy picks it is opened
+// (EEXIST with O_EXCL), elsewhere it is shadowed, as mergerfs does.
+func TestCreateAbsent(t *testing.T) {
+	ctx := context.Background()
+	// lfs ties go to the last branch: dirs[1] is the one the policy picks.
+	p, dirs := newTestPool(t, []string{"category.create=lfs"}, []string{"d/", "d/other=b0"}, []string{"d/", "d/here=b1"})
+	f, e := p.CreateAbsent(ctx, RootCred, "d/new", unix.O_WRONLY|unix.O_EXCL, 0o640)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.Close()
+	if st, err := os.Stat(filepath.Join(dirs[1], "d/new")); err != nil || st.Mode().Perm() != 0o640 {
+		t.Fatalf("new file on the policy's branch: %v %v", st, err)
+	}
+	if _, e := p.CreateAbsent(ctx, RootCred, "d/here", unix.O_WRONLY|unix.O_EXCL, 0o644); e != unix.EEXIST {
+		t.Errorf("O_EXCL over a name on the picked branch: %v, want EEXIST", e)
+	}
+	f, e = p.CreateAbsent(ctx, RootCred, "d/here", unix.O_WRONLY|unix.O_TRUNC, 0o644)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.Close()
+	if b, _ := os.ReadFile(filepath.Join(dirs[1], "d/here")); len(b) != 0 {
+		t.Errorf("O_TRUNC over a name on the picked branch left %q", b)
+	}
+	// Create looks first and opens the existing copy on branch 0;
+	// CreateAbsent, told the name is absent, makes one on branch 1.
+	f, e = p.Create(ctx, RootCred, "d/other", unix.O_WRONLY, 0o644)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.Close()
+	if exists(filepath.Join(dirs[1], "d/other")) {
+		t.Fatal("Create made a second copy of an existing name")
+	}
+	f, e = p.CreateAbsent(ctx, RootCred, "d/other", unix.O_WRONLY, 0o644)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.Close()
+	if !exists(filepath.Join(dirs[1], "d/other")) {
+		t.Error("CreateAbsent looked the name up after all")
+	}
+	if _, e := p.CreateAbsent(ctx, RootCred, ControlFile, unix.O_WRONLY, 0o644); e != unix.EEXIST {
+		t.Errorf("CreateAbsent of the control file: %v, want EEXIST", e)
+	}
+}
+
 // TestOpenIgnoresKernelFlags: FUSE forwards kernel-internal open flags (an
 // execve opens with __FMODE_EXEC, 0x20); they must not make the open fail.
 func TestOpenIgnoresKernelFlags(t *testing.T) {
