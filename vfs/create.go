@@ -335,11 +335,18 @@ func (s *state) touchParentOn(v, t int, parent string) {
 	if vb.mode == policy.RO {
 		return
 	}
+	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_NOW}}
+	// Below a directory a lookup just walked, one utimensat from the root
+	// (as lstatKnown does for lookups); it runs on most creates and removes.
+	if parent != "" && vb.knownBelow(parent) {
+		if root, e := vb.rootFast(); e == 0 && unix.UtimesNanoAt(root, parent, ts, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			return
+		}
+	}
 	fd, e := vb.openPath(parent, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if e != 0 {
 		return
 	}
 	defer unix.Close(fd)
-	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_NOW}}
 	unix.UtimesNanoAt(unix.AT_FDCWD, procFd(fd), ts, 0)
 }
