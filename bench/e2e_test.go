@@ -209,10 +209,12 @@ func checkSystemFigures(t *testing.T, scenario string, mr ModeResult) {
 	if run.Disk == nil || run.Disk.Device == "" {
 		t.Errorf("%s %s: no disk figures (%v)", scenario, mr.Mode, run.Notes)
 	}
-	if run.CtxSwitches <= 0 {
-		t.Errorf("%s %s: worker context switches %d", scenario, mr.Mode, run.CtxSwitches)
+	// Natively a warm read can run without a single switch; every other
+	// mode waits for its server at least once per operation.
+	if run.CtxSwitches == nil || mr.Mode != ModeNative && *run.CtxSwitches <= 0 {
+		t.Errorf("%s %s: worker context switches %v", scenario, mr.Mode, run.CtxSwitches)
 	}
-	if w := run.WorkerPerf; w == nil || w.TaskClockNS <= 0 || w.ContextSwitches <= 0 {
+	if w := run.WorkerPerf; w == nil || w.TaskClockNS <= 0 || w.ContextSwitches <= 0 { // it blocks on stdin after RESULT
 		t.Errorf("%s %s: worker perf counts %+v (%v)", scenario, mr.Mode, w, run.Notes)
 	}
 	if mr.Mode == ModeNative {

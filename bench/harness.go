@@ -602,7 +602,7 @@ func (h *harness) worker(ctx context.Context, sc Scenario, env Env, branches []s
 	}
 	r := l.Result
 	rs.WallNS, rs.UserNS, rs.SysNS, rs.Units = r.WallNS, r.UserNS, r.SysNS, r.Units
-	rs.LatNS, rs.WorkerRSS, rs.CPUs, rs.CtxSwitches = r.LatNS, r.MaxRSSKiB, r.CPUs, r.CtxSwitches
+	rs.LatNS, rs.WorkerRSS, rs.CPUs, rs.CtxSwitches = r.LatNS, r.MaxRSSKiB, r.CPUs, &r.CtxSwitches
 	for k, v := range r.Notes {
 		rs.Notes = addNote(rs.Notes, k, v)
 	}

@@ -94,8 +94,9 @@ type RunSample struct {
 	Units     float64 `json:"units"`
 	LatNS     []int64 `json:"lat_ns"`
 	WorkerRSS int64   `json:"worker_maxrss_kib"`
-	// CtxSwitches is the worker's (and its tools') context switches.
-	CtxSwitches int64 `json:"worker_ctx_switches"`
+	// CtxSwitches is the worker's (and its tools') context switches; nil in
+	// reports made before it was recorded.
+	CtxSwitches *int64 `json:"worker_ctx_switches,omitempty"`
 	// Disk is the traffic of the device under the branches (disk.go).
 	Disk *DiskIO `json:"disk,omitempty"`
 	// WorkerPerf and ServerPerf are the CPU events counted with --perf
@@ -153,11 +154,14 @@ func (s *ServerSample) CPUNS() int64 {
 }
 
 // CtxSwitches is the server's context switches during the timed run, from
-// its live threads; -1 when unreadable or when a thread exited in between
-// (its switches would be lost from the sum).
+// its live threads; -1 when unreadable, when a thread exited in between
+// (its switches would be lost from the sum) or when not recorded.
 func (s *ServerSample) CtxSwitches() int64 {
 	if s == nil || !s.Before.Readable || !s.After.Readable || s.After.Threads < s.Before.Threads {
 		return -1
+	}
+	if s.After.CtxSwitches == 0 {
+		return -1 // a report made before they were recorded: a live server has switched
 	}
 	return s.After.CtxSwitches - s.Before.CtxSwitches
 }
@@ -225,7 +229,9 @@ func summarize(runs []RunSample, noise float64) *Summary {
 			if t := r.trapped(); t != nil {
 				trap = append(trap, float64(t.Notifications)/ops)
 			}
-			wctx = append(wctx, float64(r.CtxSwitches)/ops)
+			if r.CtxSwitches != nil {
+				wctx = append(wctx, float64(*r.CtxSwitches)/ops)
+			}
 			if c := r.Server.CtxSwitches(); c >= 0 {
 				sctx = append(sctx, float64(c)/ops)
 			}

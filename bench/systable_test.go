@@ -15,7 +15,7 @@ func TestSystemTable(t *testing.T) {
 			After: ProcSample{Readable: true, Threads: 3, CtxSwitches: after}}
 	}
 	run := func(k int, wctx int64, server *ServerSample, written int64) RunSample {
-		return RunSample{Run: k, WallNS: 1e6, Units: 4, LatNS: []int64{1, 2, 3, 4}, CtxSwitches: wctx, Server: server,
+		return RunSample{Run: k, WallNS: 1e6, Units: 4, LatNS: []int64{1, 2, 3, 4}, CtxSwitches: &wctx, Server: server,
 			Disk: &DiskIO{Device: "vda", ReadBytes: 0, WriteBytes: written}}
 	}
 	native := []RunSample{run(1, 8, nil, 4096), run(2, 4, nil, 8192), run(3, 12, nil, 4096)}
@@ -36,6 +36,11 @@ func TestSystemTable(t *testing.T) {
 	}
 	if nat.DiskWriteB == nil || nat.DiskWriteB.Median != 4096 || nat.DiskReadB.Median != 0 {
 		t.Errorf("native disk: %+v %+v", nat.DiskReadB, nat.DiskWriteB)
+	}
+	// A report made before the counts were recorded shows none.
+	old := []RunSample{{WallNS: 1e6, Units: 4, LatNS: []int64{1}, Server: &ServerSample{Before: ProcSample{Readable: true}, After: ProcSample{Readable: true}}}}
+	if s := summarize(old, 1.5); s.WorkerCtxPerOp != nil || s.ServerCtxPerOp != nil {
+		t.Errorf("context switches from a report that has none: %+v %+v", s.WorkerCtxPerOp, s.ServerCtxPerOp)
 	}
 	head, rows := systemTable(sr)
 	wantHead := []string{"mode", "ctx-sw/op wkr", "ctx-sw/op srv", "disk read", "disk written"}
