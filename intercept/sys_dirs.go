@@ -1,8 +1,9 @@
 package intercept
 
 import (
+	"cmp"
 	"encoding/binary"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -162,11 +163,11 @@ func snapEntries(ds []vfs.Dirent, bits uint) []dirEnt {
 		}
 		out = append(out, dirEnt{name: d.Name, ino: ino, typ: d.Type, off: cookie(d.Name, bits)})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].off != out[j].off {
-			return out[i].off < out[j].off
+	slices.SortFunc(out, func(a, b dirEnt) int {
+		if c := cmp.Compare(a.off, b.off); c != 0 {
+			return c
 		}
-		return out[i].name < out[j].name
+		return strings.Compare(a.name, b.name)
 	})
 	for i := 1; i < len(out); i++ {
 		if out[i].off <= out[i-1].off {
@@ -272,7 +273,11 @@ func (t *task) getdents(fd int, buf uint64, count uint32, is64 bool) reply {
 		}
 	}
 	ents := snap.ents
-	i := sort.Search(len(ents), func(i int) bool { return ents[i].off > uint64(pos) })
+	// The first entry past pos (offsets strictly increase).
+	i, found := slices.BinarySearchFunc(ents, uint64(pos), func(e dirEnt, p uint64) int { return cmp.Compare(e.off, p) })
+	if found {
+		i++
+	}
 	if i == len(ents) {
 		c.dropLocked(snap)
 		return value(0)
