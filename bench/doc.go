@@ -165,6 +165,11 @@
 //     /proc/PID/task/*/status; left out of a run in which one exited). A
 //     round trip to a daemon or supervisor costs at least two; on a VM whose
 //     cross-CPU wake-ups cost ~60 µs they are the first thing to look at.
+//   - srv anon RSS / srv file RSS: the server's RssAnon and RssFile after the
+//     run (/proc/PID/status): its private memory, and pages of mapped files
+//     (its binary, libraries), which are shared with the page cache and
+//     reclaimable. A Go server's peak RSS is mostly the second: starting a
+//     10 MiB binary maps most of it.
 //   - disk read / written: bytes the block device under --dir moved during
 //     the timed run (/proc/diskstats sectors × 512), the file system written
 //     back with syncfs before the run starts and after it ends, so a run's

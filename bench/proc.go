@@ -25,7 +25,12 @@ type ProcSample struct {
 	SchedNS  int64 `json:"sched_ns"`  // sum of the live threads' on-CPU time from schedstat (ns resolution)
 	VmHWMKiB int64 `json:"vmhwm_kib"` // peak resident set size
 	VmRSSKiB int64 `json:"vmrss_kib"` // resident set size now
-	Threads  int   `json:"threads"`   // live threads
+	// RssAnonKiB and RssFileKiB split it: the process's private memory, and
+	// mapped file pages (its binary and libraries, shared with the page
+	// cache and reclaimable), which a big binary's start-up maps many of.
+	RssAnonKiB int64 `json:"rss_anon_kib,omitempty"`
+	RssFileKiB int64 `json:"rss_file_kib,omitempty"`
+	Threads    int   `json:"threads"` // live threads
 	// CtxSwitches is the voluntary and involuntary context switches of the
 	// live threads (/proc/PID/task/*/status).
 	CtxSwitches int64  `json:"ctx_switches"`
@@ -55,6 +60,7 @@ func readProc(pid int) ProcSample {
 	}
 	st2 := parseProcStatus(string(status))
 	s.VmHWMKiB, s.VmRSSKiB, s.Threads, s.CPUs = st2.VmHWMKiB, st2.VmRSSKiB, st2.Threads, st2.CPUs
+	s.RssAnonKiB, s.RssFileKiB = st2.RssAnonKiB, st2.RssFileKiB
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
 	for _, t := range tasks {
 		if b, err := os.ReadFile(t + "/schedstat"); err == nil {
@@ -94,13 +100,14 @@ func parseProcStat(text string) (utime, stime int64, err error) {
 }
 
 type procStatus struct {
-	VmHWMKiB, VmRSSKiB int64
-	CtxSwitches        int64 // voluntary + nonvoluntary
-	Threads            int
-	CPUs               string
+	VmHWMKiB, VmRSSKiB     int64
+	RssAnonKiB, RssFileKiB int64
+	CtxSwitches            int64 // voluntary + nonvoluntary
+	Threads                int
+	CPUs                   string
 }
 
-// parseProcStatus reads VmHWM, VmRSS (kB), Threads, the context switch
+// parseProcStatus reads VmHWM, VmRSS, RssAnon, RssFile (kB), Threads, the context switch
 // counts and Cpus_allowed_list from /proc/PID/status (or a task's).
 // A kernel thread or zombie has no Vm lines; they stay 0.
 func parseProcStatus(text string) procStatus {
@@ -128,6 +135,10 @@ func parseProcStatus(text string) procStatus {
 			s.VmHWMKiB = n
 		case "VmRSS":
 			s.VmRSSKiB = n
+		case "RssAnon":
+			s.RssAnonKiB = n
+		case "RssFile":
+			s.RssFileKiB = n
 		case "Threads":
 			s.Threads = int(n)
 		case "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches":

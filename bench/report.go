@@ -185,6 +185,11 @@ type Summary struct {
 	// read and wrote per run (DiskIO).
 	DiskReadB  *Spread `json:"disk_read_bytes,omitempty"`
 	DiskWriteB *Spread `json:"disk_write_bytes,omitempty"`
+	// ServerAnonKiB and ServerFileKiB are the server's private and mapped
+	// file memory after the run (ProcSample): a Go server's peak RSS is
+	// mostly pages of its binary.
+	ServerAnonKiB *Spread `json:"server_rss_anon_kib,omitempty"`
+	ServerFileKiB *Spread `json:"server_rss_file_kib,omitempty"`
 	// With --perf (PerfCounts): cycles per op and instructions per cycle of
 	// the worker (with its tools) and of the serving process, and cache
 	// and branch misses per op of both together.
@@ -209,7 +214,7 @@ type Summary struct {
 // summarize computes a mode's summary from its successful runs.
 func summarize(runs []RunSample, noise float64) *Summary {
 	var wall, thr, wcpu, scpu, srss, trap, wctx, sctx, dread, dwrite []float64
-	var wcyc, scyc, wipc, sipc, cmiss, bmiss []float64
+	var wcyc, scyc, wipc, sipc, cmiss, bmiss, sanon, sfile []float64
 	var lat []int64
 	n := 0
 	for _, r := range runs {
@@ -224,6 +229,9 @@ func summarize(runs []RunSample, noise float64) *Summary {
 		if c := r.Server.CPUNS(); c >= 0 {
 			scpu = append(scpu, float64(c)/1e9)
 			srss = append(srss, float64(r.Server.After.VmHWMKiB))
+			if a := r.Server.After; a.RssAnonKiB+a.RssFileKiB > 0 { // absent from older reports
+				sanon, sfile = append(sanon, float64(a.RssAnonKiB)), append(sfile, float64(a.RssFileKiB))
+			}
 		}
 		if ops := float64(len(r.LatNS)); ops > 0 {
 			if t := r.trapped(); t != nil {
@@ -260,6 +268,7 @@ func summarize(runs []RunSample, noise float64) *Summary {
 	}
 	s.TrappedPerOp, s.WorkerCtxPerOp, s.ServerCtxPerOp = medianOrNil(trap), medianOrNil(wctx), medianOrNil(sctx)
 	s.DiskReadB, s.DiskWriteB = medianOrNil(dread), medianOrNil(dwrite)
+	s.ServerAnonKiB, s.ServerFileKiB = medianOrNil(sanon), medianOrNil(sfile)
 	s.WorkerCyclesPerOp, s.ServerCyclesPerOp = medianOrNil(wcyc), medianOrNil(scyc)
 	s.WorkerIPC, s.ServerIPC = medianOrNil(wipc), medianOrNil(sipc)
 	s.CacheMissPerOp, s.BranchMissPerOp = medianOrNil(cmiss), medianOrNil(bmiss)

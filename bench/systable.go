@@ -2,7 +2,8 @@ package bench
 
 // The system table: beside each scenario's times, what the machine did for
 // them — context switches (every round trip to a daemon or supervisor is
-// two or more), disk traffic, and with --perf the CPU's counters. One
+// two or more), the server's memory split into private and mapped file
+// pages, disk traffic, and with --perf the CPU's counters. One
 // builder for the text, Markdown and HTML reports.
 
 // sysColumn is one column: its heading and its cell for a mode's summary.
@@ -20,6 +21,8 @@ var sysColumns = []sysColumn{
 	{"IPC srv", func(s *Summary) string { return spreadOr(s.ServerIPC, fmtIPC) }},
 	{"cache-miss/op", func(s *Summary) string { return spreadOr(s.CacheMissPerOp, fmtCount) }},
 	{"branch-miss/op", func(s *Summary) string { return spreadOr(s.BranchMissPerOp, fmtCount) }},
+	{"srv anon RSS", func(s *Summary) string { return spreadOr(s.ServerAnonKiB, fmtKiB) }},
+	{"srv file RSS", func(s *Summary) string { return spreadOr(s.ServerFileKiB, fmtKiB) }},
 	{"disk read", func(s *Summary) string { return spreadOr(s.DiskReadB, fmtBytes) }},
 	{"disk written", func(s *Summary) string { return spreadOr(s.DiskWriteB, fmtBytes) }},
 }
