@@ -390,7 +390,7 @@ func TestRunCancel(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("cancel took %v", d)
 	}
-	if left := runningDescendants(os.Getpid()); len(left) > 0 {
+	if left := settledDescendants(); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
 	}
 }
@@ -511,7 +511,7 @@ func TestRunUnprivileged(t *testing.T) {
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || fi.Mode().Perm() != 0o640 {
 		t.Fatalf("created as uid %d mode %v", st.Uid, fi.Mode().Perm())
 	}
-	if left := runningDescendants(os.Getpid()); len(left) > 0 {
+	if left := settledDescendants(); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
 	}
 }
