@@ -105,10 +105,13 @@ type procStatus struct {
 	CtxSwitches            int64 // voluntary + nonvoluntary
 	Threads                int
 	CPUs                   string
+	PPid                   int
+	NSpid                  []int // the pid in each PID namespace, ours first
 }
 
-// parseProcStatus reads VmHWM, VmRSS, RssAnon, RssFile (kB), Threads, the context switch
-// counts and Cpus_allowed_list from /proc/PID/status (or a task's).
+// parseProcStatus reads VmHWM, VmRSS, RssAnon, RssFile (kB), Threads, the
+// context switch counts, PPid, NSpid and Cpus_allowed_list from
+// /proc/PID/status (or a task's).
 // A kernel thread or zombie has no Vm lines; they stay 0.
 func parseProcStatus(text string) procStatus {
 	var s procStatus
@@ -118,8 +121,19 @@ func parseProcStatus(text string) procStatus {
 		if !ok {
 			continue
 		}
-		if k == "Cpus_allowed_list" {
+		switch k {
+		case "Cpus_allowed_list":
 			s.CPUs = strings.TrimSpace(v)
+			continue
+		case "NSpid":
+			for _, f := range strings.Fields(v) {
+				n, err := strconv.Atoi(f)
+				if err != nil {
+					s.NSpid = nil
+					break
+				}
+				s.NSpid = append(s.NSpid, n)
+			}
 			continue
 		}
 		f := strings.Fields(v)
@@ -141,6 +155,8 @@ func parseProcStatus(text string) procStatus {
 			s.RssFileKiB = n
 		case "Threads":
 			s.Threads = int(n)
+		case "PPid":
+			s.PPid = int(n)
 		case "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches":
 			s.CtxSwitches += n
 		}
@@ -253,7 +269,8 @@ type rsyncStats struct {
 func parseLsLong(out string) (int, error) {
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], "total ") {
-		return 0, fmt.Errorf("ls -l output does not start with a total line: %q", firstLine(out))
+		first, _, _ := strings.Cut(out, "\n")
+		return 0, fmt.Errorf("ls -l output does not start with a total line: %q", first)
 	}
 	for i, l := range lines[1:] {
 		if !lsModeString(l) {
@@ -275,13 +292,6 @@ func lsModeString(l string) bool {
 		}
 	}
 	return true
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // parseRsyncStats reads the --stats block of rsync 3.x: "Number of files:
@@ -444,36 +454,13 @@ func hostPID(root, nsPID int) (int, error) {
 		if err != nil {
 			continue
 		}
-		ns, _ := statusNSpid(string(b))
+		ns := parseProcStatus(string(b)).NSpid
 		if len(ns) == 0 || ns[len(ns)-1] != nsPID || !descendsFrom(pid, root) {
 			continue
 		}
 		return pid, nil
 	}
 	return 0, fmt.Errorf("no process below %d is pid %d in its namespace", root, nsPID)
-}
-
-// statusNSpid returns the NSpid and PPid lines of a /proc/PID/status text.
-func statusNSpid(text string) (nspid []int, ppid int) {
-	for _, line := range strings.Split(text, "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "NSpid":
-			for _, f := range strings.Fields(v) {
-				n, err := strconv.Atoi(f)
-				if err != nil {
-					return nil, ppid
-				}
-				nspid = append(nspid, n)
-			}
-		case "PPid":
-			ppid, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	return nspid, ppid
 }
 
 // descendsFrom reports whether pid is root or below it, following PPid.
@@ -486,7 +473,7 @@ func descendsFrom(pid, root int) bool {
 		if err != nil {
 			return false
 		}
-		_, pid = statusNSpid(string(b))
+		pid = parseProcStatus(string(b)).PPid
 	}
 	return pid == root
 }

@@ -33,10 +33,11 @@ func TestParseProcStat(t *testing.T) {
 }
 
 func TestParseProcStatus(t *testing.T) {
-	text := "Name:\tmergerfs\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t 1750280 kB\nVmHWM:\t    9120 kB\nVmRSS:\t    8964 kB\nRssAnon:\t    3000 kB\nRssFile:\t    5964 kB\nThreads:\t4\nCpus_allowed:\t1\nCpus_allowed_list:\t0\nvoluntary_ctxt_switches:\t150\nnonvoluntary_ctxt_switches:\t12\n"
+	text := "Name:\tmergerfs\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t 1750280 kB\nVmHWM:\t    9120 kB\nVmRSS:\t    8964 kB\nRssAnon:\t    3000 kB\nRssFile:\t    5964 kB\nThreads:\t4\nCpus_allowed:\t1\nCpus_allowed_list:\t0\nvoluntary_ctxt_switches:\t150\nnonvoluntary_ctxt_switches:\t12\nPPid:\t77\nNSpid:\t4321\t9\n"
 	got := parseProcStatus(text)
-	want := procStatus{VmHWMKiB: 9120, VmRSSKiB: 8964, RssAnonKiB: 3000, RssFileKiB: 5964, Threads: 4, CPUs: "0", CtxSwitches: 162}
-	if got != want {
+	want := procStatus{VmHWMKiB: 9120, VmRSSKiB: 8964, RssAnonKiB: 3000, RssFileKiB: 5964, Threads: 4, CPUs: "0", CtxSwitches: 162,
+		PPid: 77, NSpid: []int{4321, 9}}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseProcStatus = %+v, want %+v", got, want)
 	}
 	// A zombie has no Vm lines.

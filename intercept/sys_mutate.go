@@ -448,38 +448,15 @@ func (t *task) getxattr(addr, nameAddr, valAddr uint64, size int64, follow bool)
 	}
 	size = min(max(size, 0), xattrSizeMax)
 	buf := make([]byte, size)
-	var n int
-	var e unix.Errno
-	if l.where == whereHost {
-		e = t.hostAs(c, func() error {
-			var err error
-			if follow {
-				n, err = unix.Getxattr(l.hostPath(), name, buf)
-			} else {
-				n, err = unix.Lgetxattr(l.hostPath(), name, buf)
-			}
-			return err
-		})
-	} else {
-		var typ uint32
-		n, typ, e = l.ui.u.Pool.GetxattrTyped(t.s.ctx, c, l.rel, name, buf)
-		if follow && (typ == unix.S_IFLNK || typ == 0 && e == 0) {
-			if l, r, ok = t.locate(unix.AT_FDCWD, p, true); !ok {
-				return r
-			}
-			switch l.where {
-			case whereOutside:
-				return cont()
-			case whereHost:
-				e = t.hostAs(c, func() error {
-					var err error
-					n, err = unix.Getxattr(l.hostPath(), name, buf)
-					return err
-				})
-			default:
-				n, e = l.ui.u.Pool.Getxattr(t.s.ctx, c, l.rel, name, buf)
-			}
+	n, typ, e := t.xattrAt(l, c, name, buf, follow)
+	if follow && l.where == whereUnion && (typ == unix.S_IFLNK || typ == 0 && e == 0) {
+		if l, r, ok = t.locate(unix.AT_FDCWD, p, true); !ok {
+			return r
 		}
+		if l.where == whereOutside {
+			return cont()
+		}
+		n, _, e = t.xattrAt(l, c, name, buf, true)
 	}
 	if e != 0 {
 		return fail(e)
@@ -490,6 +467,26 @@ func (t *task) getxattr(addr, nameAddr, valAddr uint64, size int64, follow bool)
 		}
 	}
 	return value(int64(n))
+}
+
+// xattrAt reads attribute name of l: on the host with getxattr or
+// lgetxattr, in a union with vfs, which also reports the type of the object
+// it read (0 on the host).
+func (t *task) xattrAt(l loc, c *vfs.Cred, name string, buf []byte, follow bool) (int, uint32, unix.Errno) {
+	if l.where == whereUnion {
+		return l.ui.u.Pool.GetxattrTyped(t.s.ctx, c, l.rel, name, buf)
+	}
+	var n int
+	e := t.hostAs(c, func() error {
+		var err error
+		if follow {
+			n, err = unix.Getxattr(l.hostPath(), name, buf)
+		} else {
+			n, err = unix.Lgetxattr(l.hostPath(), name, buf)
+		}
+		return err
+	})
+	return n, 0, e
 }
 
 func (t *task) listxattr(addr, listAddr uint64, size int64, follow bool) reply {
