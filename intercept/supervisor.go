@@ -191,6 +191,7 @@ func (s *supervisor) receive() {
 		delete(s.live, w)
 		s.mu.Unlock()
 	}()
+	yielded := s.now()
 	for {
 		switch e := notifRecv(s.fd, &w.n); e {
 		case 0:
@@ -209,12 +210,28 @@ func (s *supervisor) receive() {
 			}
 			return
 		}
-		w.handle()
+		done := w.handle()
 		if w.handed.Load() {
 			return // another receiver owns RECV now
 		}
+		if done-yielded >= yieldEvery {
+			runtime.Gosched()
+			yielded = s.now()
+		}
 	}
 }
+
+// yieldEvery is how often a receiver passes through the Go scheduler.
+// Answering inline, it never blocks there: it only enters and leaves
+// syscalls. The runtime's sysmon treats a goroutine that has not been
+// rescheduled for 10 ms as hogging its P and, whenever it finds it in a
+// syscall (RECV, a branch call), takes the P away and hands it to another
+// thread, every 20 µs tick from then on; the receiver must win a P back
+// after each of them (futex wake-ups and extra context switches). Pinned to
+// one CPU that cost 1.2-1.5 µs per notification, a third of a round trip. A
+// Gosched resets the clock; on a locked thread it costs two thread
+// switches, negligible every 2 ms.
+const yieldEvery = int64(2 * time.Millisecond)
 
 func (s *supervisor) hungUp() bool {
 	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
@@ -240,8 +257,8 @@ func (t *task) handOver() {
 }
 
 // handle answers one notification: exactly one response, even after a panic
-// (EIO), and none when the task is gone.
-func (w *worker) handle() {
+// (EIO), and none when the task is gone. It returns the time it finished.
+func (w *worker) handle() int64 {
 	s := w.s
 	start := s.now()
 	w.id.Store(w.n.ID)
@@ -273,7 +290,8 @@ func (w *worker) handle() {
 	}
 	w.send(&t, r)
 	w.busy.Store(0)
-	d := s.now() - start
+	done := s.now()
+	d := done - start
 	s.stats.busyNanos.Add(d)
 	if t.op < numOps {
 		c := &s.stats.byOp[t.op]
@@ -287,6 +305,7 @@ func (w *worker) handle() {
 		s.log.Debug("mfs run", "pid", t.tid, "syscall", s.prog.nrName(w.n.Arch, w.n.Nr),
 			"path", t.tracePath(), "branch", t.branch, "result", r.String())
 	}
+	return done
 }
 
 func stackTrace() []byte {
