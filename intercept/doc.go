@@ -75,6 +75,9 @@
 // One receiving goroutine, locked to its OS thread, loops RECV → decide →
 // reply inline on raw ioctls (x/sys; no cgo on the hot path); the kernel's
 // sync wake-up (6.6) keeps the workload and the supervisor on one CPU.
+// Every 2 ms the receiver passes through the Go scheduler (Gosched): a
+// goroutine that never does is, after 10 ms, robbed of its P by the
+// runtime's sysmon at each syscall, which cost a third of a round trip.
 // Before an operation known to block indefinitely (opening a FIFO, any open
 // of a host path reached through a union) it hands RECV over to a new
 // receiver, finishes its own reply and exits, so at most one thread waits in
@@ -83,8 +86,10 @@
 // completes a FIFO open whose task has died by opening the other end, so no
 // receiver is stuck for good. Every notification gets exactly one reply:
 // handlers return a reply value that only the loop sends, and a panic
-// becomes EIO. An fd is injected (ADDFD|SEND) with every signal blocked on
-// the receiving thread: the kernel marks the notification answered, with
+// becomes EIO. A receiver's thread blocks every signal but the faults the
+// runtime turns into panics (unless the CPU profiler runs; then only each
+// injection blocks them), so an fd is injected (ADDFD|SEND) with no signal
+// deliverable to it: the kernel marks the notification answered, with
 // value 0, before it waits interruptibly for the task to take the fd, and a
 // signal ending that wait (Go's SIGURG preemption of a busy receiver, for
 // one) withdraws the fd but not the answer, so the open would return 0.

@@ -49,6 +49,9 @@ type Config struct {
 	// processes, but if the supervisor dies only CMD is killed and the rest
 	// of the workload runs on with every trapped call failing (ENOSYS).
 	NoPIDNamespace bool
+	// Profiling says the Go CPU profiler runs (pprof.StartCPUProfile), so
+	// the supervisor's threads keep SIGPROF deliverable.
+	Profiling bool
 }
 
 // Stats are the supervisor's counters for one run (`mfs run --stats`).
@@ -216,6 +219,7 @@ func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 		log.Warn("mfs run: SECCOMP_IOCTL_NOTIF_SET_FLAGS failed", "err", e)
 	}
 	sup := newSupervisor(ctx, lfd, prog, unions, log, cfg.Verbose)
+	sup.profiling = cfg.Profiling
 	if ns != nsNone {
 		sup.initPid = sp.proc.Pid
 	}

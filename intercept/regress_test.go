@@ -49,14 +49,22 @@ func signalStorm() (stop func()) {
 // installing anything: rsync's receiver then closed "fd 0", its input
 // from the sender, and the transfer broke (bench/RESULTS.md, bug 2; the
 // Go runtime's SIGURG preemption of the busy receiver was the signal).
+//
+// Receivers' threads block signals for good (blockSignals); with the CPU
+// profiler on they do not, and each injection blocks them for its ioctl:
+// both ways are run.
 func TestRegressInjectSignal(t *testing.T) {
-	f := newFixture(t, nil, []string{"f=data"})
-	h := goHelper(t)
-	stop := signalStorm()
-	r := f.run(t, h, "openverify", f.target+"/f", "5000")
-	stop()
-	if r.err != nil || r.code != 0 {
-		t.Fatalf("code %d err %v\nstderr: %s", r.code, r.err, strings.TrimSpace(r.stderr))
+	for _, profiling := range []bool{false, true} {
+		t.Run(fmt.Sprintf("profiling-%v", profiling), func(t *testing.T) {
+			f := newFixture(t, nil, []string{"f=data"})
+			h := goHelper(t)
+			stop := signalStorm()
+			r := f.runCfg(t, Config{Argv: []string{h, "openverify", f.target + "/f", "5000"}, Profiling: profiling})
+			stop()
+			if r.err != nil || r.code != 0 {
+				t.Fatalf("code %d err %v\nstderr: %s", r.code, r.err, strings.TrimSpace(r.stderr))
+			}
+		})
 	}
 }
 

@@ -40,9 +40,12 @@ type supervisor struct {
 	resolver vfs.Resolver
 	log      *slog.Logger
 	verbose  bool
-	euid     int
-	egid     int
-	root     bool
+	// profiling: the CPU profiler runs, whose SIGPROF must reach the
+	// receivers' threads (they do not block signals then).
+	profiling bool
+	euid      int
+	egid      int
+	root      bool
 
 	pid   int // the supervisor's own pid: the top of the workload's process tree
 	wg    sync.WaitGroup
@@ -99,6 +102,7 @@ type worker struct {
 	busy   atomic.Int64  // monotonic ns when the current notification arrived; 0 idle
 	id     atomic.Uint64 // id of the notification being handled (for the watchdog)
 	handed atomic.Bool   // another receiver owns RECV now
+	masked bool          // the thread blocks signals (blockSignals)
 	// cancel, while set, unblocks the operation in progress; the watchdog
 	// calls it once the task it serves is gone.
 	cancel atomic.Pointer[func()]
@@ -183,6 +187,12 @@ func (s *supervisor) receive() {
 	// runtime then ends the thread with the goroutine.
 	defer runtime.UnlockOSThread()
 	w := &worker{s: s}
+	if !s.profiling {
+		if old, e := blockSignals(); e == 0 {
+			w.masked = true
+			defer restoreSignals(&old) // before the unlock
+		}
+	}
 	s.mu.Lock()
 	s.live[w] = struct{}{}
 	s.mu.Unlock()
@@ -325,7 +335,7 @@ func (w *worker) send(t *task, r reply) {
 		return
 	case replyFD:
 		a := notifAddfd{ID: id, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(r.fd), NewfdFlags: r.flags}
-		_, e := notifAddFD(s.fd, &a)
+		_, e := notifAddFD(s.fd, &a, w.masked)
 		unix.Close(r.fd)
 		switch e {
 		case 0, unix.ENOENT:

@@ -536,7 +536,7 @@ func (t *task) redirectFd(addr uint64, p, path, suffix string, flags int, script
 		fl = 0 // the interpreter opens the script by this name after exec
 	}
 	a := notifAddfd{ID: t.n.ID, Srcfd: uint32(fd), NewfdFlags: fl}
-	n, e := notifAddFD(t.s.fd, &a)
+	n, e := notifAddFD(t.s.fd, &a, t.w.masked)
 	unix.Close(fd)
 	if e != 0 {
 		if e == unix.ENOENT {

@@ -70,18 +70,19 @@ func runCommand() *cli.Command {
 					u.Pool.Close()
 				}
 			}()
+			profiling := false
 			if path := os.Getenv(cpuProfileEnv); path != "" {
 				// Profiling hook for performance work (mfs bench --profile):
 				// the supervisor's CPU profile from start to the workload's end.
 				if f, err := os.Create(path); err == nil {
-					pprof.StartCPUProfile(f)
+					profiling = pprof.StartCPUProfile(f) == nil
 					defer func() { pprof.StopCPUProfile(); f.Close() }()
 				}
 			}
 			stats := &intercept.Stats{}
 			code, err := intercept.Run(context.Background(), intercept.Config{
 				Unions: us, Argv: argv, Env: workloadEnv(), Verbose: c.Bool("verbose"), Logger: logger, Stats: stats,
-				NoPIDNamespace: c.Bool("no-pid-namespace"),
+				NoPIDNamespace: c.Bool("no-pid-namespace"), Profiling: profiling,
 			})
 			for _, path := range []string{c.String("stats"), os.Getenv(runStatsEnv)} {
 				if path != "" {
