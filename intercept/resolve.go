@@ -128,6 +128,21 @@ func (s *supervisor) inBranch(p string) bool {
 // cleanRel reports whether rel is a union-relative path spelled without
 // empty, "." or ".." components and without a trailing slash: the only
 // spellings the known-directory fast path takes.
+// onlyDotComponents reports whether rel has no component but "." (and
+// empty ones): it names the directory it is relative to. A name made of
+// dots ("...") is an ordinary name.
+func onlyDotComponents(rel string) bool {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] == '.' && (i+1 == len(rel) || rel[i+1] == '/') && (i == 0 || rel[i-1] == '/') {
+			continue
+		}
+		if rel[i] != '/' {
+			return false
+		}
+	}
+	return true
+}
+
 func cleanRel(rel string) bool {
 	if rel == "" || rel[0] == '/' || rel[len(rel)-1] == '/' {
 		return false
@@ -519,7 +534,7 @@ func (t *task) locateDirect(path string, follow bool) (loc, reply, bool, bool) {
 			continue
 		}
 		rest = strings.TrimLeft(rest, "/")
-		if rest == "" || strings.Trim(rest, "/.") == "" {
+		if onlyDotComponents(rest) {
 			// the union root itself
 			return t.inUnion(u, "", strings.HasSuffix(path, "/") || strings.HasSuffix(path, "/.")), reply{}, true, true
 		}

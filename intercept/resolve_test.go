@@ -84,3 +84,26 @@ func TestPathShape(t *testing.T) {
 	}
 	walk("")
 }
+
+func TestOnlyDotComponents(t *testing.T) {
+	for rel, want := range map[string]bool{
+		"": true, ".": true, "./": true, "./.": true, "/": true, ".//./": true,
+		"...": false, "..": false, "./...": false, ".../": false, "a": false, "./a": false, ".a": false, "a.": false,
+	} {
+		if got := onlyDotComponents(rel); got != want {
+			t.Errorf("onlyDotComponents(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}
+
+// TestRunDotNames: names made of dots ("...", "....") at the union root
+// and below are ordinary names, not the directory they are in.
+func TestRunDotNames(t *testing.T) {
+	f := newFixture(t, nil, []string{"...=three", "d/....=four"}, []string{"d/"})
+	got := f.ok(t, "sh", "-c", "stat -c '%F' "+f.target+"/... "+f.target+"/./... "+f.target+"/d/.... "+f.target+"/. "+f.target+"/./"+
+		" && cat "+f.target+"/... "+f.target+"/d/....")
+	want := "regular file\nregular file\nregular file\ndirectory\ndirectory\nthreefour"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
