@@ -115,6 +115,14 @@
 // cache between calls, and the kernel's page and dentry caches, which the
 // setup warms, are shared.
 //
+// The worker is a Go program standing in for the workload, and Go adds a
+// cost of its own where calls block: a goroutine that only makes system
+// calls loses its P to the runtime's monitor thread at nearly every call
+// once it has run 10 ms without passing through the scheduler. A C tool
+// does not pay that, so the worker's calls go through the scheduler every
+// 2 ms (yield.go): under `run`, pinned, list-stat-1000 took 257-262 ms
+// without and 175-195 ms with it (native 24-31 ms either way).
+//
 // The worker protocol is one line each way over stdin/stdout (worker.go);
 // `mfs __bench-worker --standalone --scenario NAME --dir DIR` runs a
 // workload by hand.

@@ -51,8 +51,11 @@ func (e *workerEnv) note(k, v string) {
 
 // ignoringEINTR retries f while it fails with EINTR: Go's own signals
 // (SIGURG for goroutine preemption, SIGCHLD from tools) interrupt blocking
-// calls, and on a FUSE mount more calls block than on a local disk.
+// calls, and on a FUSE mount more calls block than on a local disk. Every
+// call of the worker goes through here, so it also paces the worker's
+// passes through the scheduler (yield.go).
 func ignoringEINTR(f func() error) error {
+	workerYield.tick()
 	for {
 		if err := f(); !errors.Is(err, unix.EINTR) {
 			return err
