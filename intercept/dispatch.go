@@ -207,24 +207,30 @@ func (t *task) dispatch() reply {
 // gone fails harmlessly), so the check is left to locate, which makes it
 // before anything else is decided from memory read since (t.unchecked).
 func (t *task) pathArg(addr uint64) (string, reply, bool) {
-	p, e := t.readString(addr, unix.PathMax-1)
-	switch e {
-	case 0:
-	case unix.ESRCH:
-		return "", gone(), false
-	case unix.EPERM:
-		t.s.warn("eperm", "mfs run: cannot read the memory of a workload process (non-dumpable?); its paths bypass the union", "pid", t.tid)
-		return "", cont(), false
-	default:
-		return "", cont(), false
-	}
-	if t.s.plainlyOutside(p) {
-		return p, reply{}, true
+	p, r, ok := t.pathRead(addr)
+	if !ok || t.s.plainlyOutside(p) {
+		return p, r, ok
 	}
 	if !t.valid() {
 		return "", gone(), false
 	}
 	return p, reply{}, true
+}
+
+// pathRead is pathArg without the ID_VALID: for a handler that reads more
+// of the task's memory before it locates the path, so that one check (the
+// one locate makes, t.unchecked) covers every read.
+func (t *task) pathRead(addr uint64) (string, reply, bool) {
+	p, e := t.readString(addr, unix.PathMax-1)
+	switch e {
+	case 0:
+		return p, reply{}, true
+	case unix.ESRCH:
+		return "", gone(), false
+	case unix.EPERM:
+		t.s.warn("eperm", "mfs run: cannot read the memory of a workload process (non-dumpable?); its paths bypass the union", "pid", t.tid)
+	}
+	return "", cont(), false
 }
 
 // refuseAt answers a path syscall the union cannot honour: CONTINUE

@@ -420,13 +420,18 @@ func (t *task) getxattr(addr, nameAddr, valAddr uint64, size int64, follow bool)
 	// A union path is looked at as it is first (lgetxattr): when the object
 	// is no symlink, following changes nothing, and resolving the whole
 	// path with follow (a lookup more) is needed only for links. ls -l
-	// calls getxattr once per entry for its ACL.
-	p, r, ok := t.pathArg(addr)
+	// calls getxattr once per entry for its ACL. The name is read before the
+	// path is located, so the ID_VALID locate makes covers both reads.
+	p, r, ok := t.pathRead(addr)
 	if !ok {
 		return r
 	}
-	if p == "" {
-		return cont() // AT_EMPTY_PATH: acts on the fd itself
+	if p == "" || t.s.plainlyOutside(p) {
+		return cont() // AT_EMPTY_PATH acts on the fd itself
+	}
+	name, r, ok := t.xattrName(nameAddr)
+	if !ok {
+		return r
 	}
 	l, r, ok := t.locate(unix.AT_FDCWD, p, false)
 	if ok && follow && l.where == whereHost {
@@ -439,13 +444,6 @@ func (t *task) getxattr(addr, nameAddr, valAddr uint64, size int64, follow bool)
 		return cont()
 	}
 	c := t.creds(false, false)
-	name, r, ok := t.xattrName(nameAddr)
-	if !ok {
-		return r
-	}
-	if !t.valid() {
-		return gone()
-	}
 	size = min(max(size, 0), xattrSizeMax)
 	buf := make([]byte, size)
 	n, typ, e := t.xattrAt(l, c, name, buf, follow)
