@@ -726,3 +726,25 @@ func TestRunGetxattrFollows(t *testing.T) {
 		t.Fatalf("getxattr through links:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestRunGetxattrEdges: the supervisor reads a getxattr's path and name
+// together when both end within their first chunk, one by one otherwise;
+// strings ending on a page's last byte before an inaccessible page, a name
+// over XATTR_NAME_MAX and a name pointer the task cannot read get what
+// Linux gives them on the branch itself.
+func TestRunGetxattrEdges(t *testing.T) {
+	f := newFixture(t, nil, []string{"d/"}, []string{"d/f=x"})
+	must(t, unix.Setxattr(filepath.Join(f.branches[1], "d/f"), "user.k", []byte("inside"), 0))
+	h := goHelper(t)
+	native, err := exec.Command(h, "xattredges", filepath.Join(f.branches[1], "d/f"), "user.k").CombinedOutput()
+	if err != nil {
+		t.Fatalf("natively: %v\n%s", err, native)
+	}
+	want := "inside\ninside\ninside\ninside\nnumerical result out of range\nbad address\n"
+	if string(native) != want {
+		t.Fatalf("natively:\n%s\nwant:\n%s", native, want)
+	}
+	if got := f.ok(t, h, "xattredges", f.target+"/d/f", "user.k"); got+"\n" != want && got != want {
+		t.Fatalf("under run:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -420,18 +420,24 @@ func (t *task) getxattr(addr, nameAddr, valAddr uint64, size int64, follow bool)
 	// A union path is looked at as it is first (lgetxattr): when the object
 	// is no symlink, following changes nothing, and resolving the whole
 	// path with follow (a lookup more) is needed only for links. ls -l
-	// calls getxattr once per entry for its ACL. The name is read before the
-	// path is located, so the ID_VALID locate makes covers both reads.
-	p, r, ok := t.pathRead(addr)
+	// calls getxattr once per entry for its ACL. Path and name are read
+	// together (or the name right after the path), before the path is
+	// located, so the ID_VALID locate makes covers both reads.
+	p, name, ok := t.readPair(addr, nameAddr, 255)
 	if !ok {
-		return r
+		var r reply
+		if p, r, ok = t.pathRead(addr); !ok {
+			return r
+		}
+		if p == "" || t.s.plainlyOutside(p) {
+			return cont()
+		}
+		if name, r, ok = t.xattrName(nameAddr); !ok {
+			return r
+		}
 	}
 	if p == "" || t.s.plainlyOutside(p) {
 		return cont() // AT_EMPTY_PATH acts on the fd itself
-	}
-	name, r, ok := t.xattrName(nameAddr)
-	if !ok {
-		return r
 	}
 	l, r, ok := t.locate(unix.AT_FDCWD, p, false)
 	if ok && follow && l.where == whereHost {

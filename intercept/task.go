@@ -137,6 +137,32 @@ func (t *task) readString(addr uint64, max int) (string, unix.Errno) {
 	return "", unix.ENAMETOOLONG
 }
 
+// readPair reads two short strings, a path and an attribute name, with
+// one process_vm_readv of their first chunks: a getxattr of a union path
+// then costs one read of the task's memory, not two. ok is false when
+// either string does not end within its chunk or the read fails; the
+// caller then reads them one by one (and meets the same errors there).
+func (t *task) readPair(a1, a2 uint64, max2 int) (s1, s2 string, ok bool) {
+	if a1 == 0 || a2 == 0 {
+		return "", "", false
+	}
+	c1 := min(firstChunk, pageSize-int(a1%pageSize))
+	c2 := min(firstChunk, pageSize-int(a2%pageSize), max2+1)
+	local := [2]unix.Iovec{{Base: &t.w.buf[0], Len: uint64(c1)}, {Base: &t.w.lbuf[0], Len: uint64(c2)}}
+	remote := [2]unix.RemoteIovec{{Base: uintptr(a1), Len: c1}, {Base: uintptr(a2), Len: c2}}
+	n, e := processVMReadv(t.tid, local[:], remote[:])
+	if e != 0 || n != c1+c2 {
+		return "", "", false
+	}
+	t.unchecked = true
+	i := bytes.IndexByte(t.w.buf[:c1], 0)
+	j := bytes.IndexByte(t.w.lbuf[:c2], 0)
+	if i < 0 || j < 0 {
+		return "", "", false
+	}
+	return string(t.w.buf[:i]), string(t.w.lbuf[:j]), true
+}
+
 func (t *task) readInto(addr uint64, dst []byte) (int, unix.Errno) {
 	if len(dst) == 0 {
 		return 0, 0

@@ -172,6 +172,9 @@ func run(op []string) error {
 			}
 			syscall.Close(fd)
 		}
+	case "xattredges":
+		// xattredges PATH NAME: getxattr with strings at page ends (xattr.go)
+		return xattrEdges(arg(1), arg(2))
 	case "mixverify":
 		// mixverify DIR THREADS OPS: THREADS goroutines doing OPS operations
 		// each, 4 of 5 a whole read of DIR/r0..r15 (4 KiB files), 1 of 5 the
