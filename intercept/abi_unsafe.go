@@ -149,17 +149,6 @@ func blockSignals() (old unix.Sigset_t, e unix.Errno) {
 // restoreSignals puts back the mask blockSignals replaced.
 func restoreSignals(old *unix.Sigset_t) { unix.PthreadSigmask(unix.SIG_SETMASK, old, nil) }
 
-// processVMReadv is process_vm_readv with several iovecs (x/sys takes them
-// as slices too, but this keeps them on the caller's stack).
-func processVMReadv(tid int, local []unix.Iovec, remote []unix.RemoteIovec) (int, unix.Errno) {
-	n, _, e := unix.Syscall6(unix.SYS_PROCESS_VM_READV, uintptr(tid), uintptr(unsafe.Pointer(&local[0])), uintptr(len(local)),
-		uintptr(unsafe.Pointer(&remote[0])), uintptr(len(remote)), 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), 0
-}
-
 // allSignals is a full signal set (the kernel leaves SIGKILL and SIGSTOP
 // out of any mask itself).
 var allSignals = func() (s unix.Sigset_t) {

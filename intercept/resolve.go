@@ -125,9 +125,6 @@ func (s *supervisor) inBranch(p string) bool {
 	return false
 }
 
-// cleanRel reports whether rel is a union-relative path spelled without
-// empty, "." or ".." components and without a trailing slash: the only
-// spellings the known-directory fast path takes.
 // onlyDotComponents reports whether rel has no component but "." (and
 // empty ones): it names the directory it is relative to. A name made of
 // dots ("...") is an ordinary name.
@@ -143,6 +140,9 @@ func onlyDotComponents(rel string) bool {
 	return true
 }
 
+// cleanRel reports whether rel is a union-relative path spelled without
+// empty, "." or ".." components and without a trailing slash: the only
+// spellings the known-directory fast path takes.
 func cleanRel(rel string) bool {
 	if rel == "" || rel[0] == '/' || rel[len(rel)-1] == '/' {
 		return false

@@ -429,11 +429,10 @@ func (t *task) getxattr(addr, nameAddr, valAddr uint64, size int64, follow bool)
 		if p, r, ok = t.pathRead(addr); !ok {
 			return r
 		}
-		if p == "" || t.s.plainlyOutside(p) {
-			return cont()
-		}
-		if name, r, ok = t.xattrName(nameAddr); !ok {
-			return r
+		if p != "" && !t.s.plainlyOutside(p) {
+			if name, r, ok = t.xattrName(nameAddr); !ok {
+				return r
+			}
 		}
 	}
 	if p == "" || t.s.plainlyOutside(p) {

@@ -150,8 +150,8 @@ func (t *task) readPair(a1, a2 uint64, max2 int) (s1, s2 string, ok bool) {
 	c2 := min(firstChunk, pageSize-int(a2%pageSize), max2+1)
 	local := [2]unix.Iovec{{Base: &t.w.buf[0], Len: uint64(c1)}, {Base: &t.w.lbuf[0], Len: uint64(c2)}}
 	remote := [2]unix.RemoteIovec{{Base: uintptr(a1), Len: c1}, {Base: uintptr(a2), Len: c2}}
-	n, e := processVMReadv(t.tid, local[:], remote[:])
-	if e != 0 || n != c1+c2 {
+	n, err := unix.ProcessVMReadv(t.tid, local[:], remote[:], 0)
+	if err != nil || n != c1+c2 {
 		return "", "", false
 	}
 	t.unchecked = true
