@@ -259,6 +259,8 @@
 //
 // # Limits
 //
+// `mfs run --help` prints a summary of these (limits.go).
+//
 //   - Kernel: 5.14 (ADDFD|SEND) is required; 5.19 (WAIT_KILLABLE_RECV) and
 //     6.6 (SYNC_WAKE_UP) are used when present.
 //   - Stopping the supervisor process itself (SIGSTOP, a job-control stop,

@@ -86,5 +86,9 @@ func TestRunExecRelative(t *testing.T) {
 		if r.code == 0 || !strings.Contains(r.stderr, "too long") {
 			t.Fatalf("./g: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 		}
+		// The workaround the warning and mfs run --help give.
+		if out := f.ok(t, "bash", "-c", "cd "+p+"/proj && \"$PWD\"/g executable"); out != p+"/proj/g\n" {
+			t.Fatalf("$PWD/g: %q", out)
+		}
 	})
 }

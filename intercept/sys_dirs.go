@@ -518,7 +518,7 @@ func (t *task) redirect(dirfd int, addr uint64, p, target, dir, base string, scr
 			return r
 		}
 	}
-	t.s.warn("execve-short", "mfs run: a path into a union is too short to redirect for execve; the call fails with ENAMETOOLONG", "path", p)
+	t.s.warn("execve-short", "mfs run: a path into a union is too short to redirect for execve; the call fails with ENAMETOOLONG (run the program by a name of 9 bytes or more, such as $PWD/NAME)", "path", p)
 	return fail(unix.ENAMETOOLONG)
 }
 

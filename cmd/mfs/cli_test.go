@@ -169,6 +169,12 @@ func TestRunCLI(t *testing.T) {
 			}
 		})
 	}
+	// mfs run --help lists what run cannot do (issue: documented in the
+	// package doc and the help).
+	out, _, code = mfs(t, "run", "--help")
+	if code != 0 || !strings.Contains(out, "LIMITS:") || !strings.Contains(out, "File name too long") || !strings.Contains(out, "moveonenospc") {
+		t.Fatalf("mfs run --help: exit %d, no limits section:\n%s", code, out)
+	}
 	// --no-pid-namespace keeps CMD in our PID namespace; without it (root
 	// here) CMD gets its own.
 	ours, err := os.Readlink("/proc/self/ns/pid")

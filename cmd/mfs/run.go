@@ -35,7 +35,7 @@ func runCommand() *cli.Command {
 			"resolved by a seccomp supervisor and opened files are handed to CMD, so reads and writes run\n" +
 			"natively. mfs run is not a sandbox: it never grants CMD more than it has without it.\n\n" +
 			"Options that only a mount can honour are accepted and reported once as not applying:\n   " +
-			strings.Join(mountOnlyOptions(), ", "),
+			strings.Join(mountOnlyOptions(), ", ") + "\n\nLIMITS:\n" + indent(intercept.Limits, "  "),
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "union", Aliases: []string{"u"}, Usage: "TARGET=BRANCH1:BRANCH2[:...] (repeatable)"},
 			&cli.StringSliceFlag{Name: "o", Usage: "mergerfs options for every union, comma-separated (repeatable)"},
@@ -253,4 +253,9 @@ func statsSummary(s *intercept.Stats) string {
 			r.st.Busy.Round(time.Microsecond), per.Round(100*time.Nanosecond))
 	}
 	return b.String()
+}
+
+// indent prefixes every line of s with pre (help text under a heading).
+func indent(s, pre string) string {
+	return pre + strings.ReplaceAll(s, "\n", "\n"+pre)
 }
