@@ -46,3 +46,37 @@ func TestRealDirsForgottenOnRename(t *testing.T) {
 		})
 	}
 }
+
+// TestLstatMissShortcut: branch.lstat answers ENOENT from a plain fstatat
+// before any confined walk; for every path shape it must give what the
+// confined walk alone gives (a symlink on the way is a miss, never
+// followed out of the branch).
+func TestLstatMissShortcut(t *testing.T) {
+	outside := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(outside, "y"), []byte("out"), 0o644))
+	p, dirs := newTestPool(t, nil, []string{"d/", "d/y=in", "f=file"})
+	b := p.state().branches[0]
+	for _, l := range [][2]string{{outside, "lout"}, {filepath.Join(outside, "none"), "ldangling"}, {"d", "lrel"}} {
+		must(t, os.Symlink(l[0], filepath.Join(dirs[0], l[1])))
+	}
+	root, e := b.rootFast()
+	if e != 0 {
+		t.Fatal(e)
+	}
+	walk := func(rel string) unix.Errno {
+		fd, err := openBeneath(root, rel, unix.O_PATH|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return walkErrno(err)
+		}
+		unix.Close(fd)
+		return 0
+	}
+	for _, rel := range []string{"d/y", "d/none", "none/y", "none/deeper/y", "f/y", "lout/y", "lout/none",
+		"ldangling/y", "lrel/y", "lrel/none", "d/y/z"} {
+		b.real.forget() // take the path of an unknown parent every time
+		_, got := b.lstat(rel)
+		if want := walk(rel); got != want {
+			t.Errorf("lstat %q = %v, the confined walk gives %v", rel, got, want)
+		}
+	}
+}
