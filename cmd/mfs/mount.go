@@ -64,16 +64,21 @@ func mountCommand() *cli.Command {
 // foreground it re-executes itself in a new session and returns once the
 // child reports the mount ready (or its error), as mergerfs does.
 func mountAndServe(opts *config.Options, foreground, debug bool) int {
+	// The daemon child validates again but stays quiet: its parent, which
+	// shares its stderr until the mount is ready, said it all once.
+	daemonChild := os.Getenv(readyFdEnv) != ""
 	warnings, err := opts.Validate()
 	for _, w := range warnings {
-		fmt.Fprintf(os.Stderr, "mfs: warning: %s\n", w)
+		if !daemonChild {
+			fmt.Fprintf(os.Stderr, "mfs: warning: %s\n", w)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mfs: %v\n", err)
 		return exitUsage
 	}
 	for _, b := range opts.Branches {
-		if fi, err := os.Stat(b.Path); err != nil || !fi.IsDir() {
+		if fi, err := os.Stat(b.Path); !daemonChild && (err != nil || !fi.IsDir()) {
 			fmt.Fprintf(os.Stderr, "mfs: warning: branch %s is not an existing directory; it is kept and used once it appears\n", b.Path)
 		}
 	}
@@ -81,7 +86,7 @@ func mountAndServe(opts *config.Options, foreground, debug bool) int {
 		fmt.Fprintf(os.Stderr, "mfs: mountpoint %s is not a directory: create it first (mkdir -p %s)\n", opts.Mountpoint, opts.Mountpoint)
 		return exitUsage
 	}
-	if !foreground && !debug && os.Getenv(readyFdEnv) == "" {
+	if !foreground && !debug && !daemonChild {
 		return daemonize()
 	}
 	return serve(opts, debug)

@@ -358,3 +358,26 @@ func TestForegroundMountGODEBUG(t *testing.T) {
 		t.Errorf("mfs mount -f runs without GODEBUG=schedtrace= (%v)", err)
 	}
 }
+
+// TestMountMissingBranchWarnsOnce: a branch that does not exist yet is kept
+// (as mergerfs does) with one warning, not one from the mounting process
+// and another from the daemon it starts.
+func TestMountMissingBranchWarnsOnce(t *testing.T) {
+	requireFUSE(t)
+	root := t.TempDir()
+	b1, mnt := filepath.Join(root, "b1"), filepath.Join(root, "mnt")
+	for _, d := range []string{b1, mnt} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(root, "later")
+	t.Cleanup(func() { unmountAndWait(mnt) })
+	_, stderr, code := mfs(t, "mount", b1+":"+missing, mnt, "-o", "minfreespace=1M")
+	if code != 0 {
+		t.Fatalf("mfs mount: exit %d: %s", code, stderr)
+	}
+	if n := strings.Count(stderr, "branch "+missing+" is not an existing directory"); n != 1 {
+		t.Fatalf("warned %d times about the missing branch, want once:\n%s", n, stderr)
+	}
+}
