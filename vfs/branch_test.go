@@ -1,8 +1,13 @@
 package vfs
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mfs-union/mfs/vfs/policy"
 )
@@ -30,5 +35,31 @@ func TestRootFastExpires(t *testing.T) {
 	b.close()
 	if b.fresh.Load() != 0 {
 		t.Fatalf("fresh after close")
+	}
+}
+
+// TestCreateAfterBranchRemoved: a branch directory removed behind the
+// pool's back is passed over by the next create at once (its statfs by
+// path fails), even though its root fd, validated less than a second ago,
+// still works: the file lands on the next branch instead of failing.
+func TestCreateAfterBranchRemoved(t *testing.T) {
+	ctx := context.Background()
+	p, dirs := newTestPool(t, []string{"category.create=ff"}, []string{}, []string{})
+	f, e := p.Create(ctx, RootCred, "a", unix.O_WRONLY, 0o644)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.Close()
+	if !exists(filepath.Join(dirs[0], "a")) {
+		t.Fatal("a did not land on the first branch (ff)")
+	}
+	must(t, os.RemoveAll(dirs[0]))
+	f, e = p.Create(ctx, RootCred, "b", unix.O_WRONLY, 0o644)
+	if e != 0 {
+		t.Fatalf("create after the first branch was removed: %v", e)
+	}
+	f.Close()
+	if !exists(filepath.Join(dirs[1], "b")) {
+		t.Fatal("b did not land on the remaining branch")
 	}
 }
