@@ -58,6 +58,11 @@ func mfsAs(t *testing.T, argv0 string, args ...string) (string, string, int) {
 
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
+	for _, d := range []string{"disk1", "disk2", "disk1/pool"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cases := []struct {
 		args []string
 		code int
@@ -73,6 +78,11 @@ func TestBadInput(t *testing.T) {
 		{[]string{dir + "/a:" + dir + "/b"}, 2, "give BRANCHES and MOUNTPOINT"},
 		{[]string{dir, dir + "/nonexistent-mountpoint"}, 2, "mountpoint"},
 		{[]string{dir, dir}, 2, "branches can not include the mountpoint"},
+		// Mounted over the branches' parent, the daemon would wait on
+		// itself (mfs mount never returned); inside a branch, the pool
+		// would contain itself.
+		{[]string{dir + "/disk1:" + dir + "/disk2", dir}, 2, "is inside the mountpoint"},
+		{[]string{dir + "/disk1:" + dir + "/disk2", dir + "/disk1/pool"}, 2, "is inside branch " + dir + "/disk1"},
 		{[]string{"mount", dir, dir + "/m", "-o", "func.bogus=ff"}, 2, "func.bogus"},
 	}
 	for _, tc := range cases {

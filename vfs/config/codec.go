@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -540,6 +541,19 @@ var branchesCodec = codec{
 		nb, err := EditBranches(o.Branches, v)
 		if err != nil {
 			return err
+		}
+		if o.Mountpoint != "" {
+			// A running pool: a lexical check only (a stat through the
+			// mount would be a request to ourselves).
+			mp := filepath.Clean(o.Mountpoint)
+			for _, b := range nb {
+				if b.Path == mp {
+					return fmt.Errorf("branches can not include the mountpoint: %s; remove it from the branch list", b.Path)
+				}
+				if err := nesting(mp, b.Path); err != nil {
+					return err
+				}
+			}
 		}
 		o.Branches = nb
 		return nil

@@ -354,7 +354,7 @@ func (o *Options) ApplyArgs(args []string) error {
 }
 
 // Validate checks what a mount needs (branches, a mountpoint that is not
-// itself a branch) and applies mergerfs's post-parse adjustments, returning
+// itself a branch, nor inside one, nor above one) and applies mergerfs's post-parse adjustments, returning
 // a warning for each: passthrough.io forces cache.files off→auto-full and
 // cache.writeback off; uid/gid/umask overrides are unsupported.
 func (o *Options) Validate() (warnings []string, err error) {
@@ -364,10 +364,13 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	if o.Mountpoint == "" {
 		errs = append(errs, errors.New("no mountpoint: give it as the last argument or with -o mountpoint=PATH"))
-	} else if mfi, err := os.Stat(o.Mountpoint); err == nil {
+	} else {
+		mfi, merr := os.Stat(o.Mountpoint)
 		for _, b := range o.Branches {
-			if bfi, err := os.Stat(b.Path); err == nil && os.SameFile(mfi, bfi) {
+			if bfi, err := os.Stat(b.Path); merr == nil && err == nil && os.SameFile(mfi, bfi) {
 				errs = append(errs, fmt.Errorf("branches can not include the mountpoint: %s; remove it from the branch list", b.Path))
+			} else if err := nesting(realpath(o.Mountpoint), b.Path); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
@@ -393,4 +396,27 @@ func (o *Options) Validate() (warnings []string, err error) {
 		}
 	}
 	return warnings, errors.Join(errs...)
+}
+
+// nesting reports a mountpoint mp inside branch b (the pool would contain
+// itself: find, du or rsync through it never end) or a branch inside the
+// mountpoint (the mount hides it, and every access the daemon makes to it
+// is a request to itself, which waits forever). Both paths are absolute and
+// clean; symlinks are resolved by the caller where it can.
+func nesting(mp, b string) error {
+	switch {
+	case below(mp, b):
+		return fmt.Errorf("mountpoint %s is inside branch %s: the pool would contain itself (find, du and rsync through it would never end); mount it outside every branch", mp, b)
+	case below(b, mp):
+		return fmt.Errorf("branch %s is inside the mountpoint %s: the mount would hide it and mfs would wait on itself; keep branches outside the mountpoint", b, mp)
+	}
+	return nil
+}
+
+// below reports whether p lies strictly inside dir.
+func below(p, dir string) bool {
+	if dir == "/" {
+		return p != "/"
+	}
+	return strings.HasPrefix(p, dir+"/")
 }

@@ -1138,6 +1138,32 @@ func TestApplyArgsAndValidate(t *testing.T) {
 	if _, err := o.Validate(); err == nil || !strings.Contains(err.Error(), "can not include the mountpoint") {
 		t.Errorf("mount loop: %v", err)
 	}
+	// A mountpoint inside a branch, a branch inside the mountpoint (also
+	// one that does not exist yet), and / as a branch.
+	for _, tc := range []struct{ branches, mnt, want string }{
+		{p("a"), p("a") + "/mnt", "is inside branch"},
+		{p("mnt") + "/a:" + p("b"), p("mnt"), "is inside the mountpoint"},
+		{p("b") + ":" + p("mnt") + "/later", p("mnt"), "is inside the mountpoint"},
+		{"/", p("mnt"), "is inside branch /"},
+	} {
+		o = Default()
+		_ = o.ApplyArgs([]string{tc.branches, tc.mnt})
+		if _, err := o.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("branches %s, mountpoint %s: %v, want %q", tc.branches, tc.mnt, err, tc.want)
+		}
+	}
+	// At run time (mountpoint known) the control file refuses the same.
+	o = Default()
+	_ = o.ApplyArgs([]string{p("a"), p("mnt")})
+	if err := o.SetErr("branches", "+>"+p("mnt")+"/x"); err == nil || !strings.Contains(err.Error(), "inside the mountpoint") {
+		t.Errorf("adding a branch inside the mountpoint at run time: %v", err)
+	}
+	if e := o.Set("branches", "+>"+p("mnt")+"/x"); e != unix.EINVAL {
+		t.Errorf("setxattr of such branches: %v, want EINVAL", e)
+	}
+	if err := o.SetErr("branches", "+>"+p("b")); err != nil || len(o.Branches) != 2 {
+		t.Errorf("adding a plain branch at run time: %v %+v", err, o.Branches)
+	}
 
 	// passthrough.io adjustments.
 	o, _ = Parse([]string{"passthrough.io=rw", "cache.writeback=true", "uid=0"})
