@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mfs-union/mfs/vfs/policy"
 )
@@ -107,6 +108,18 @@ func parseBranchElem(elem string) ([]Branch, error) {
 		}
 	}
 
+	out, ok := withinProbeTimeout(func() []Branch { return resolveBranches(pattern, tmpl) })
+	if !ok {
+		return nil, &BranchError{Element: elem,
+			Reason: fmt.Sprintf("%s did not answer within %s (a hung network or FUSE file system?)", pattern, probeTimeout),
+			Fix:    "repair it, or leave it out of the branch list"}
+	}
+	return out, nil
+}
+
+// resolveBranches expands pattern and makes a branch of tmpl for each
+// directory it names.
+func resolveBranches(pattern string, tmpl Branch) []Branch {
 	paths := expandGlob(pattern)
 	if len(paths) == 0 {
 		paths = []string{pattern} // no match: keep the literal (mergerfs logs a notice)
@@ -123,7 +136,30 @@ func parseBranchElem(elem string) ([]Branch, error) {
 		b.Path = p
 		out = append(out, b)
 	}
-	return out, nil
+	return out
+}
+
+// probeTimeout bounds how long resolving one branch element (glob, symlinks,
+// stat) may take. A branch on a hung file system (an NFS server gone, a
+// FUSE daemon stopped) never answers, and every step would wait with it in
+// an uninterruptible sleep: `mfs mount` or `mfs run` sat there without a
+// word. Generous, because a disk spinning up takes seconds.
+var probeTimeout = 30 * time.Second
+
+// withinProbeTimeout runs f and returns its result, or ok=false when it has
+// not returned within probeTimeout. f then stays blocked until the file
+// system answers; the caller is about to give up anyway.
+func withinProbeTimeout[T any](f func() T) (v T, ok bool) {
+	done := make(chan T, 1)
+	go func() { done <- f() }()
+	t := time.NewTimer(probeTimeout)
+	defer t.Stop()
+	select {
+	case v = <-done:
+		return v, true
+	case <-t.C:
+		return v, false
+	}
 }
 
 // realpath returns p made absolute with symlinks resolved, or just made

@@ -78,8 +78,10 @@
 // Positional arguments (Options.ApplyArgs): every argument but the last is
 // appended to the branches; the last is the mountpoint unless mountpoint= was
 // given, in which case it is appended too. Options.Validate then checks that
-// branches and a mountpoint exist and that no branch is the mountpoint, and
-// applies the passthrough.io adjustments, returning warnings.
+// branches and a mountpoint exist and that no branch is the mountpoint, lies
+// inside it or contains it (mergerfs accepts the last two; the pool then
+// contains itself or its daemon waits on itself), and applies the
+// passthrough.io adjustments, returning warnings.
 //
 // Branch elements are PATH[=MODE[,MINFREESPACE]] joined by ':', split at the
 // last '=' (a PATH containing '=' therefore needs an explicit MODE). MODE is
@@ -89,7 +91,9 @@
 // wildcards skip dot-names; only directories match), then made absolute with
 // symlinks resolved. A glob that matches nothing (or only non-directories)
 // and a missing path are kept as written (made absolute); a literal path
-// that names a non-directory is skipped.
+// that names a non-directory is skipped. An element whose resolution does
+// not finish within 30 s (a hung NFS server or FUSE daemon) is an error
+// naming it, not a silent wait.
 //
 // # Errors
 //
