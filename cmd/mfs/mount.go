@@ -68,8 +68,8 @@ func mountAndServe(opts *config.Options, foreground, debug bool) int {
 	// shares its stderr until the mount is ready, said it all once.
 	daemonChild := os.Getenv(readyFdEnv) != ""
 	warnings, err := opts.Validate()
-	for _, w := range warnings {
-		if !daemonChild {
+	if !daemonChild {
+		for _, w := range warnings {
 			fmt.Fprintf(os.Stderr, "mfs: warning: %s\n", w)
 		}
 	}
@@ -77,9 +77,11 @@ func mountAndServe(opts *config.Options, foreground, debug bool) int {
 		fmt.Fprintf(os.Stderr, "mfs: %v\n", err)
 		return exitUsage
 	}
-	for _, b := range opts.Branches {
-		if fi, err := os.Stat(b.Path); !daemonChild && (err != nil || !fi.IsDir()) {
-			fmt.Fprintf(os.Stderr, "mfs: warning: branch %s is not an existing directory; it is kept and used once it appears\n", b.Path)
+	if !daemonChild {
+		for _, b := range opts.Branches {
+			if fi, err := os.Stat(b.Path); err != nil || !fi.IsDir() {
+				fmt.Fprintf(os.Stderr, "mfs: warning: branch %s is not an existing directory; it is kept and used once it appears\n", b.Path)
+			}
 		}
 	}
 	if fi, err := os.Stat(opts.Mountpoint); err != nil || !fi.IsDir() {

@@ -354,9 +354,10 @@ func (o *Options) ApplyArgs(args []string) error {
 }
 
 // Validate checks what a mount needs (branches, a mountpoint that is not
-// itself a branch, nor inside one, nor above one) and applies mergerfs's post-parse adjustments, returning
-// a warning for each: passthrough.io forces cache.files off→auto-full and
-// cache.writeback off; uid/gid/umask overrides are unsupported.
+// itself a branch, nor inside one, nor above one) and applies mergerfs's
+// post-parse adjustments, returning a warning for each: passthrough.io
+// forces cache.files off→auto-full and cache.writeback off; uid/gid/umask
+// overrides are unsupported.
 func (o *Options) Validate() (warnings []string, err error) {
 	var errs []error
 	if len(o.Branches) == 0 {
@@ -366,10 +367,11 @@ func (o *Options) Validate() (warnings []string, err error) {
 		errs = append(errs, errors.New("no mountpoint: give it as the last argument or with -o mountpoint=PATH"))
 	} else {
 		mfi, merr := os.Stat(o.Mountpoint)
+		mp := realpath(o.Mountpoint)
 		for _, b := range o.Branches {
 			if bfi, err := os.Stat(b.Path); merr == nil && err == nil && os.SameFile(mfi, bfi) {
 				errs = append(errs, fmt.Errorf("branches can not include the mountpoint: %s; remove it from the branch list", b.Path))
-			} else if err := nesting(realpath(o.Mountpoint), b.Path); err != nil {
+			} else if err := nesting(mp, b.Path); err != nil {
 				errs = append(errs, err)
 			}
 		}
