@@ -32,6 +32,7 @@ type branch struct {
 	mu     sync.Mutex // guards fd, dev, expire and the statvfs cache
 	fd     int        // O_PATH|O_DIRECTORY fd of the root, -1 when unavailable
 	dev    uint64     // st_dev of the root when fd was opened
+	ino    uint64     // and its st_ino
 	oldFds []int      // replaced root fds, closed by close()
 	// fresh is fd+1 while the last revalidation of fd is younger than
 	// revalidateEvery, else 0: lookups read it with one atomic load, no lock
@@ -70,13 +71,15 @@ func (b *branch) reopen() {
 		// Replaced roots are closed with the branch.
 		b.oldFds = append(b.oldFds, b.fd)
 	}
-	b.fd, b.dev = fd, st.Dev
+	b.fd, b.dev, b.ino = fd, st.Dev, st.Ino
 }
 
 // root returns the branch root fd, revalidating it against the path: if a disk
 // was mounted on (or unmounted from) the branch path since the fd was opened,
-// st_dev differs and the root is reopened, so files never land in an empty
-// mount-point directory and a vanished branch reports errors.
+// st_dev differs, and if the directory was removed and made again, st_ino
+// does; either way the root is reopened, so files never land in an empty
+// mount-point directory (nor fail with ENOENT in a removed one) and a
+// vanished branch reports errors.
 func (b *branch) root() (int, unix.Errno) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -84,7 +87,7 @@ func (b *branch) root() (int, unix.Errno) {
 	if err := unix.Stat(b.path, &st); err != nil {
 		return -1, errnoOf(err)
 	}
-	if b.fd < 0 || st.Dev != b.dev {
+	if b.fd < 0 || st.Dev != b.dev || st.Ino != b.ino {
 		b.reopen()
 		if b.fd < 0 {
 			b.fresh.Store(0)

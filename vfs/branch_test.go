@@ -63,3 +63,27 @@ func TestCreateAfterBranchRemoved(t *testing.T) {
 		t.Fatal("b did not land on the remaining branch")
 	}
 }
+
+// TestCreateAfterBranchRecreated: a branch directory removed and made again
+// at the same path (same file system, so the same st_dev) is the branch
+// again at the next create: the root fd is reopened because st_ino
+// changed, where the old fd kept every create failing with ENOENT.
+func TestCreateAfterBranchRecreated(t *testing.T) {
+	ctx := context.Background()
+	p, dirs := newTestPool(t, []string{"category.create=ff"}, []string{}, []string{})
+	f, e := p.Create(ctx, RootCred, "a", unix.O_WRONLY, 0o644)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	f.Close()
+	must(t, os.RemoveAll(dirs[0]))
+	must(t, os.Mkdir(dirs[0], 0o755))
+	f, e = p.Create(ctx, RootCred, "b", unix.O_WRONLY, 0o644)
+	if e != 0 {
+		t.Fatalf("create after the first branch was made again: %v", e)
+	}
+	f.Close()
+	if !exists(filepath.Join(dirs[0], "b")) {
+		t.Fatal("b did not land on the recreated first branch (ff)")
+	}
+}
