@@ -22,7 +22,12 @@
 // last second is a single fstatat (realdirs.go); vfs's own renames and rmdirs
 // forget those directories, and only metadata is read, with the caller's
 // identity, so a symlink swapped in behind mfs's back shows nothing the
-// caller could not stat itself.
+// caller could not stat itself. A miss below any other directory is a plain
+// fstatat's ENOENT (the confined walk could not find more). The root fd is
+// checked against the branch path (st_dev and st_ino) by every create and
+// by any operation a second after the last check: a disk mounted on or
+// unmounted from the branch path, or the directory removed and made again,
+// is followed.
 //
 // # Identity
 //
