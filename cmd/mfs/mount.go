@@ -174,6 +174,15 @@ func serve(opts *config.Options, debug bool) int {
 			ready = nil
 		}
 	}
+	// fail reports a start-up error once: to the starting process over the
+	// readiness pipe (it prints it), or on stderr in the foreground.
+	fail := func(err error) {
+		if ready != nil {
+			report(err.Error())
+		} else {
+			fmt.Fprintf(os.Stderr, "mfs: %v\n", err)
+		}
+	}
 	level := slog.LevelWarn
 	if debug || opts.Debug {
 		level = slog.LevelDebug
@@ -182,7 +191,7 @@ func serve(opts *config.Options, debug bool) int {
 	if opts.LogFile != "" {
 		f, err := os.OpenFile(opts.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
-			report(fmt.Sprintf("log.file: %v", err))
+			fail(fmt.Errorf("log.file: %w", err))
 			return exitUsage
 		}
 		defer f.Close()
@@ -193,15 +202,13 @@ func serve(opts *config.Options, debug bool) int {
 	opts.PID = os.Getpid()
 	pool, err := vfs.New(opts, vfs.Settings{Logger: logger})
 	if err != nil {
-		report(err.Error())
-		fmt.Fprintf(os.Stderr, "mfs: %v\n", err)
+		fail(err)
 		return exitError
 	}
 	defer pool.Close()
 	srv, err := fusemode.Mount(pool, opts.Mountpoint, opts, fusemode.Settings{Logger: logger, Debug: debug})
 	if err != nil {
-		report(err.Error())
-		fmt.Fprintf(os.Stderr, "mfs: %v\n", err)
+		fail(err)
 		var ue interface{ Unwrap() []error }
 		if errors.As(err, &ue) {
 			return exitUsage

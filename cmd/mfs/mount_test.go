@@ -381,3 +381,39 @@ func TestMountMissingBranchWarnsOnce(t *testing.T) {
 		t.Fatalf("warned %d times about the missing branch, want once:\n%s", n, stderr)
 	}
 }
+
+// TestMountStartupErrorOnce: an error of the serving process at start-up
+// is printed once, in the background (relayed by the starting process, not
+// also by the daemon on the shared stderr) and with -f (where it was not
+// printed at all for log.file).
+func TestMountStartupErrorOnce(t *testing.T) {
+	requireFUSE(t)
+	root := t.TempDir()
+	b1, mnt := filepath.Join(root, "b1"), filepath.Join(root, "mnt")
+	for _, d := range []string{b1, mnt} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { unmountAndWait(mnt) })
+	bad := filepath.Join(root, "no-such-dir", "mfs.log")
+	for _, tc := range []struct{ opts, msg string }{
+		{"log.file=" + bad, "log.file: open " + bad},
+		// An error of the mount itself (b1 is a plain directory).
+		{"branches-mount-timeout=1,branches-mount-timeout-fail=true", "did not look mounted in time"},
+	} {
+		for _, fg := range []bool{false, true} {
+			args := []string{"mount", b1, mnt, "-o", tc.opts}
+			if fg {
+				args = append(args, "-f")
+			}
+			_, stderr, code := mfs(t, args...)
+			if code == 0 || strings.Count(stderr, tc.msg) != 1 {
+				t.Fatalf("-o %s, foreground %v: exit %d, stderr %q; want a failure reported once", tc.opts, fg, code, stderr)
+			}
+			if _, ok := mountedAt(mnt); ok {
+				t.Fatalf("-o %s, foreground %v: mounted despite the error", tc.opts, fg)
+			}
+		}
+	}
+}
