@@ -106,7 +106,7 @@ func ctlGet(ctl, key string) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", ctlError(key, "", err)
+			return "", ctlError(ctl, key, "", err)
 		}
 		return string(buf[:n]), nil
 	}
@@ -114,13 +114,13 @@ func ctlGet(ctl, key string) (string, error) {
 
 func ctlSet(ctl, key, value string) error {
 	if err := unix.Setxattr(ctl, ctlPrefix+key, []byte(value), 0); err != nil {
-		return ctlError(key, value, err)
+		return ctlError(ctl, key, value, err)
 	}
 	return nil
 }
 
 // ctlError turns the control file's errnos into what the user should do.
-func ctlError(key, value string, err error) error {
+func ctlError(ctl, key, value string, err error) error {
 	switch {
 	case errors.Is(err, unix.ENODATA):
 		if _, ok := config.Lookup(key); !ok {
@@ -132,7 +132,10 @@ func ctlError(key, value string, err error) error {
 	case errors.Is(err, unix.EROFS):
 		return usagef("%s can not be changed while mounted; set it at mount time with -o %s=...", key, key)
 	case errors.Is(err, unix.EINVAL):
-		if _, perr := config.Parse([]string{key + "=" + value}); perr != nil {
+		// The pool's reason, found again here: with the mountpoint known,
+		// the same checks run (a branch inside or above it).
+		mnt, _ := filepath.Abs(filepath.Dir(ctl))
+		if _, perr := config.Parse([]string{"mountpoint=" + mnt, key + "=" + value}); perr != nil {
 			return usageError{perr}
 		}
 		return usagef("the pool refused %s=%s as invalid", key, value)

@@ -303,6 +303,9 @@ func TestCtl(t *testing.T) {
 		{[]string{"set", "cache.file", "off"}, `did you mean "cache.files"`},
 		{[]string{"set", "fsname", "x"}, "can not be changed while mounted"},
 		{[]string{"frobnicate"}, "unknown request"},
+		// Refused by the pool (EINVAL); ctl finds and says why.
+		{[]string{"branches", "add", mnt + "/inside"}, "is inside the mountpoint"},
+		{[]string{"branches", "add", root}, "is inside branch " + root},
 	} {
 		_, stderr, code := mfs(t, append([]string{"ctl", mnt}, tc.args...)...)
 		if code == 0 || !strings.Contains(stderr, tc.msg) {
