@@ -25,6 +25,9 @@ func (t *task) dispatch() reply {
 	default:
 		return fail(unix.ENOSYS) // the filter already refuses other ABIs
 	}
+	if t.op != opGetxattr && t.op != opLgetxattr {
+		t.w.found.ok = false // anything else may change what it describes
+	}
 	fdcwd := unix.AT_FDCWD
 	switch t.op {
 	case opOpen:

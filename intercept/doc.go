@@ -161,7 +161,11 @@
 //     branch, or the virtual cwd.
 //   - mkdir, mknod, symlink, unlink, rmdir, rename(2), link, chmod, chown,
 //     utimes, truncate, xattrs, statfs: the vfs method of the same name.
-//     Two-path calls between a union and anything else get EXDEV.
+//     Two-path calls between a union and anything else get EXDEV. A
+//     getxattr or lgetxattr right after a stat-family call of the same
+//     thread on the same union path (ls -l: statx, then two attributes per
+//     entry) reads on the branch that call found (vfs.GetxattrFound), with
+//     no search of its own; any other notification in between drops that.
 //   - execve: the kernel must open the file itself, so the path string is
 //     redirected (sys_dirs.go, redirect): CONTINUE when it already leads to
 //     the branch file; else rewritten in place to the branch path when that

@@ -514,13 +514,23 @@ func (t *task) attrOf(l loc, dirfd int, path string, follow bool) (loc, vfs.Attr
 	c := t.creds(false, false)
 	a, ae := l.ui.u.Pool.Getattr(t.s.ctx, c, l.rel)
 	if ae != 0 || !follow || a.Stat.Mode&unix.S_IFMT != unix.S_IFLNK {
+		t.noteFound(l, a, ae)
 		return l, a, ae, reply{}, true
 	}
 	l, r, ok := t.locate(dirfd, path, true)
 	if ok && l.where == whereUnion {
 		a, ae = l.ui.u.Pool.Getattr(t.s.ctx, c, l.rel)
+		t.noteFound(l, a, ae)
 	}
 	return l, a, ae, r, ok
+}
+
+// noteFound keeps what Getattr found for l for the xattr reads that may
+// follow (worker.found).
+func (t *task) noteFound(l loc, a vfs.Attr, ae unix.Errno) {
+	if ae == 0 && a.Branch >= 0 {
+		t.w.found = foundObj{ok: true, tid: t.tid, ui: l.ui, rel: l.rel, a: a}
+	}
 }
 
 // locateDirect resolves "TARGET/rest" (no "..") from the union root.

@@ -106,6 +106,20 @@ type worker struct {
 	// cancel, while set, unblocks the operation in progress; the watchdog
 	// calls it once the task it serves is gone.
 	cancel atomic.Pointer[func()]
+	// found is what the last stat-family call found in a union (attrOf),
+	// kept only until a notification other than getxattr or lgetxattr:
+	// `ls -l` reads two attributes of each entry right after its statx,
+	// and those reads go straight to that branch (vfs.GetxattrFound).
+	found foundObj
+}
+
+// foundObj is a union object a thread's stat-family call just found.
+type foundObj struct {
+	ok  bool
+	tid int
+	ui  *unionInfo
+	rel string
+	a   vfs.Attr
 }
 
 func newSupervisor(ctx context.Context, fd int, prog *program, unions []*unionInfo, log *slog.Logger, verbose bool) *supervisor {

@@ -477,6 +477,9 @@ func (t *task) getxattr(addr, nameAddr, valAddr uint64, size int64, follow bool)
 // it read (0 on the host).
 func (t *task) xattrAt(l loc, c *vfs.Cred, name string, buf []byte, follow bool) (int, uint32, unix.Errno) {
 	if l.where == whereUnion {
+		if f := &t.w.found; f.ok && f.tid == t.tid && f.ui == l.ui && f.rel == l.rel {
+			return l.ui.u.Pool.GetxattrFound(t.s.ctx, c, l.rel, name, buf, f.a)
+		}
 		return l.ui.u.Pool.GetxattrTyped(t.s.ctx, c, l.rel, name, buf)
 	}
 	var n int

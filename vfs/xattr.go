@@ -91,18 +91,52 @@ func (p *Pool) GetxattrTyped(ctx context.Context, c *Cred, rel, name string, buf
 			return e
 		}
 		typ = st.Mode & unix.S_IFMT
-		b := s.branches[idx[0]]
-		if k, e, ok := b.xattrKnown(rel, name, buf, false); ok {
-			n = k
-			return e
-		}
-		return withPathFd(b, rel, func(pp string) unix.Errno {
-			var err error
-			n, err = unix.Getxattr(pp, name, buf)
-			return errnoOf(err)
-		})
+		n, e = s.branches[idx[0]].getxattr(rel, name, buf)
+		return e
 	})
 	return n, typ, e
+}
+
+// GetxattrFound is GetxattrTyped for a rel that Getattr just found (a),
+// as OpenFound is Open: `ls -l` reads two attributes of every entry right
+// after its statx. When func.getxattr and func.getattr are the same policy
+// and a describes the branch object itself (no follow-symlinks, no
+// symlinkify), the search would find a.Branch again, so the attribute is
+// read there at once (a lookup per branch probed saved). If rel is gone
+// from there meanwhile, or any of that does not hold, it is GetxattrTyped.
+func (p *Pool) GetxattrFound(ctx context.Context, c *Cred, rel, name string, buf []byte, a Attr) (int, uint32, unix.Errno) {
+	s := p.state()
+	if rel == ControlFile || a.Branch < 0 || a.Branch >= len(s.branches) ||
+		s.funcs[policy.FuncGetxattr] != s.funcs[policy.FuncGetattr] ||
+		s.opts.FollowSymlinks != config.FollowNever || s.opts.Symlinkify ||
+		strings.HasPrefix(name, xattrPrefix) || s.xattrGate(name) != 0 {
+		return p.GetxattrTyped(ctx, c, rel, name, buf)
+	}
+	var n int
+	e := asCaller(c, func() unix.Errno {
+		var e unix.Errno
+		n, e = s.branches[a.Branch].getxattr(rel, name, buf)
+		return e
+	})
+	if e == unix.ENOENT {
+		return p.GetxattrTyped(ctx, c, rel, name, buf)
+	}
+	return n, a.Stat.Mode & unix.S_IFMT, e
+}
+
+// getxattr reads attribute name of rel on branch b, without following a
+// trailing symlink. Runs as the caller.
+func (b *branch) getxattr(rel, name string, buf []byte) (int, unix.Errno) {
+	if n, e, ok := b.xattrKnown(rel, name, buf, false); ok {
+		return n, e
+	}
+	var n int
+	e := withPathFd(b, rel, func(pp string) unix.Errno {
+		var err error
+		n, err = unix.Getxattr(pp, name, buf)
+		return errnoOf(err)
+	})
+	return n, e
 }
 
 func copyOut(buf []byte, v string) (int, unix.Errno) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,3 +73,45 @@ func TestXattrKnownMatchesPathFd(t *testing.T) {
 }
 
 func clip(b []byte, n int) []byte { return b[:min(max(n, 0), len(b))] }
+
+// TestGetxattrFound: the attribute is read on the branch Getattr found when
+// func.getxattr is func.getattr's policy; when the file left that branch,
+// or the policies differ, the search decides, as in GetxattrTyped.
+func TestGetxattrFound(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		opts []string
+		want string // the value read for the Attr from branch 1
+	}{
+		// getattr ff finds branch 0 first, but this Attr says branch 1 (as
+		// if the copy on branch 0 appeared after the caller's stat): same
+		// policy, so the attribute is read where the stat found the file.
+		{[]string{"category.search=ff"}, "b1"},
+		// Differing policies: func.getxattr=newest searches and picks b0.
+		{[]string{"func.getxattr=newest"}, "b0"},
+	} {
+		t.Run(strings.Join(tc.opts, ","), func(t *testing.T) {
+			p, dirs := newTestPool(t, tc.opts, []string{"d/", "d/f=zero"}, []string{"d/", "d/f=one"})
+			must(t, unix.Setxattr(filepath.Join(dirs[0], "d/f"), "user.k", []byte("b0"), 0))
+			must(t, unix.Setxattr(filepath.Join(dirs[1], "d/f"), "user.k", []byte("b1"), 0))
+			future := time.Now().Add(time.Hour)
+			must(t, os.Chtimes(filepath.Join(dirs[0], "d/f"), future, future))
+			a, e := p.Getattr(ctx, RootCred, "d/f")
+			if e != 0 {
+				t.Fatal(e)
+			}
+			a.Branch = 1
+			buf := make([]byte, 16)
+			n, typ, e := p.GetxattrFound(ctx, RootCred, "d/f", "user.k", buf, a)
+			if e != 0 || string(buf[:n]) != tc.want || typ != unix.S_IFREG {
+				t.Fatalf("GetxattrFound = %q, %o, %v; want %q", buf[:n], typ, e, tc.want)
+			}
+			// Gone from the branch it was found on: the search decides.
+			must(t, os.Remove(filepath.Join(dirs[1], "d/f")))
+			n, _, e = p.GetxattrFound(ctx, RootCred, "d/f", "user.k", buf, a)
+			if e != 0 || string(buf[:n]) != "b0" {
+				t.Fatalf("after removal GetxattrFound = %q, %v; want b0", buf[:n], e)
+			}
+		})
+	}
+}
