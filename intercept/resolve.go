@@ -512,17 +512,29 @@ func (t *task) attrOf(l loc, dirfd int, path string, follow bool) (loc, vfs.Attr
 		return l, a, 0, reply{}, true
 	}
 	c := t.creds(false, false)
-	a, ae := l.ui.u.Pool.Getattr(t.s.ctx, c, l.rel)
+	a, ae := t.getattr(l, c)
 	if ae != 0 || !follow || a.Stat.Mode&unix.S_IFMT != unix.S_IFLNK {
 		t.noteFound(l, a, ae)
 		return l, a, ae, reply{}, true
 	}
 	l, r, ok := t.locate(dirfd, path, true)
 	if ok && l.where == whereUnion {
-		a, ae = l.ui.u.Pool.Getattr(t.s.ctx, c, l.rel)
+		a, ae = t.getattr(l, c)
 		t.noteFound(l, a, ae)
 	}
 	return l, a, ae, r, ok
+}
+
+// getattr is vfs Getattr of union location l, or GetattrStatx while a
+// statx(2) locates its path (t.sx): the search's own lookup then yields the
+// branch object's statx, no second call on that branch.
+func (t *task) getattr(l loc, c *vfs.Cred) (vfs.Attr, unix.Errno) {
+	if t.sx == nil {
+		return l.ui.u.Pool.Getattr(t.s.ctx, c, l.rel)
+	}
+	a, filled, e := l.ui.u.Pool.GetattrStatx(t.s.ctx, c, l.rel, t.sx.flags, t.sx.mask, &t.sx.stx)
+	t.sx.filled = filled
+	return a, e
 }
 
 // noteFound keeps what Getattr found for l for the xattr reads that may

@@ -334,9 +334,10 @@ func stat64Bytes(st *unix.Stat_t) []byte {
 
 // statx answers statx (same layout on both ABIs). Inside a union the branch
 // object is statx'ed directly (birth time, mount id and attributes
-// included); when vfs reports attributes that differ from the branch object
-// (follow-symlinks, symlinkify, the synthetic root and control file), the
-// vfs attributes are converted instead.
+// included), by the search itself (GetattrStatx) or, when that did not
+// produce it, after; when vfs reports attributes that differ from the
+// branch object (follow-symlinks, symlinkify, the synthetic root and
+// control file), the vfs attributes are converted instead.
 func (t *task) statx(dirfd int, addr uint64, flags int, mask uint32, buf uint64) reply {
 	p, r, ok := t.pathArg(addr)
 	if !ok {
@@ -345,7 +346,10 @@ func (t *task) statx(dirfd int, addr uint64, flags int, mask uint32, buf uint64)
 	if p == "" {
 		return cont()
 	}
+	sx := statxWant{flags: flags, mask: mask}
+	t.sx = &sx
 	l, a, ae, r, ok := t.locateAttr(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	t.sx = nil
 	if !ok {
 		return r
 	}
@@ -365,7 +369,9 @@ func (t *task) statx(dirfd int, addr uint64, flags int, mask uint32, buf uint64)
 			return fail(ae)
 		}
 		t.branch = a.Branch
-		if !t.branchStatx(l, a, t.creds(false, false), flags, mask, &stx) {
+		if sx.filled {
+			stx = sx.stx
+		} else if !t.branchStatx(l, a, t.creds(false, false), flags, mask, &stx) {
 			statxFromStat(&a.Stat, &stx)
 		}
 	}

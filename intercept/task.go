@@ -42,6 +42,18 @@ type task struct {
 	traceUI  *unionInfo
 	traceRel string
 	branch   int
+	// sx, set while a statx(2) locates its path, makes attrOf look the
+	// path up with statx (vfs.GetattrStatx).
+	sx *statxWant
+}
+
+// statxWant is what a statx(2) asks for, and the branch object's statx
+// when the search itself produced it (filled).
+type statxWant struct {
+	flags  int
+	mask   uint32
+	filled bool
+	stx    unix.Statx_t
 }
 
 // tracePath is the path shown in --verbose traces.

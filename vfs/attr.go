@@ -46,7 +46,15 @@ func (p *Pool) Getattr(ctx context.Context, c *Cred, rel string) (Attr, unix.Err
 }
 
 func (s *state) getattr(rel string) (Attr, unix.Errno) {
-	idx, st, e := s.searchStat(policy.FuncGetattr, rel)
+	return s.getattrx(rel, nil)
+}
+
+// getattrx is getattr whose branch lookups are statx calls when sx is set;
+// sx.i is left at the branch the Attr comes from only when sx.out describes
+// that object unchanged (not when follow-symlinks or symlinkify replaced
+// its attributes).
+func (s *state) getattrx(rel string, sx *statxReq) (Attr, unix.Errno) {
+	idx, st, e := s.searchStatx(policy.FuncGetattr, rel, sx)
 	if e != 0 {
 		return Attr{Branch: -1}, e
 	}
@@ -56,13 +64,44 @@ func (s *state) getattr(rel string) (Attr, unix.Errno) {
 		}
 	}
 	b := s.branches[idx[0]]
+	orig := st
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK && s.opts.FollowSymlinks != config.FollowNever {
 		s.follow(b, rel, &st)
 	}
 	if s.opts.Symlinkify {
 		s.symlinkify(b, rel, &st)
 	}
+	if sx != nil && (sx.i != idx[0] || st != orig) {
+		sx.i = -1
+	}
 	return Attr{Stat: st, Branch: idx[0], Ino: s.inode(idx[0], rel, &st)}, 0
+}
+
+// GetattrStatx is Getattr that looks rel up on the branches with statx
+// (flags: the caller's AT_STATX_* sync bits; mask: the fields it wants,
+// STATX_BASIC_STATS always added), so a statx(2) of a union path needs no
+// second call on the branch the search found: filled says stx is that
+// branch object's statx, describing exactly what a shows. A miss costs what
+// an lstat costs.
+func (p *Pool) GetattrStatx(ctx context.Context, c *Cred, rel string, flags int, mask uint32, stx *unix.Statx_t) (a Attr, filled bool, e unix.Errno) {
+	if rel == ControlFile {
+		return p.controlAttr(), false, 0
+	}
+	s := p.state()
+	sx := &statxReq{flags: flags & (unix.AT_STATX_FORCE_SYNC | unix.AT_STATX_DONT_SYNC), mask: mask | unix.STATX_BASIC_STATS, i: -1}
+	e = asCaller(c, func() unix.Errno {
+		var e unix.Errno
+		a, e = s.getattrx(rel, sx)
+		return e
+	})
+	if e != 0 && rel == "" {
+		return p.fakeRoot(), false, 0
+	}
+	if e != 0 || sx.i < 0 || sx.i != a.Branch {
+		return a, false, e
+	}
+	*stx = sx.out
+	return a, true, 0
 }
 
 // follow replaces a symlink's stat with its target's when follow-symlinks

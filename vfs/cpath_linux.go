@@ -58,3 +58,17 @@ func openat2(dirfd int, path string, how unix.OpenHow) (int, error) {
 	}
 	return int(fd), nil
 }
+
+// statx is unix.Statx without the allocation.
+func statx(dirfd int, path string, flags int, mask uint32, stx *unix.Statx_t) error {
+	var b [cpathMax]byte
+	if !cpath(&b, path) {
+		return unix.Statx(dirfd, path, flags, int(mask), stx)
+	}
+	_, _, e := unix.Syscall6(unix.SYS_STATX, uintptr(dirfd), uintptr(unsafe.Pointer(&b[0])),
+		uintptr(flags), uintptr(mask), uintptr(unsafe.Pointer(stx)), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}

@@ -182,10 +182,23 @@ type probe struct {
 	// search policy just found the path on a second time.
 	lastI  int
 	lastSt unix.Stat_t
+	// sx, when set, makes every lookup a statx (GetattrStatx), whose last
+	// success is kept too.
+	sx *statxReq
+}
+
+// statxReq asks a probe to look up with statx: flags carry the caller's
+// AT_STATX_* sync bits, mask its fields. out is the statx of branch i
+// (-1: none yet).
+type statxReq struct {
+	flags int
+	mask  uint32
+	i     int
+	out   unix.Statx_t
 }
 
 func (p *probe) Lstat(i int, rel string) (int64, bool) {
-	st, e := p.branches[i].lstat(rel)
+	st, e := p.lookup(i, rel)
 	if e != 0 {
 		if e != unix.ENOENT && p.err == 0 {
 			p.err = e
@@ -201,6 +214,20 @@ func (p *probe) refine(e unix.Errno) unix.Errno {
 		return p.err
 	}
 	return e
+}
+
+// lookup is the lstat of rel on branch i, or its statx when the probe
+// carries a statx request (converted for the policies and Getattr).
+func (p *probe) lookup(i int, rel string) (unix.Stat_t, unix.Errno) {
+	if p.sx == nil {
+		return p.branches[i].lstat(rel)
+	}
+	var stx unix.Statx_t
+	if e := p.branches[i].lstatx(rel, p.sx.flags, p.sx.mask, &stx); e != 0 {
+		return unix.Stat_t{}, e
+	}
+	p.sx.i, p.sx.out = i, stx
+	return statFromStatx(&stx), 0
 }
 
 // probes recycles the probes of policy runs: a probe reaches the policies as
@@ -228,8 +255,15 @@ func (s *state) search(f policy.Func, rel string) ([]int, unix.Errno) {
 
 // searchStat is search that also returns the lstat of the first branch found.
 func (s *state) searchStat(f policy.Func, rel string) ([]int, unix.Stat_t, unix.Errno) {
+	return s.searchStatx(f, rel, nil)
+}
+
+// searchStatx is searchStat whose lookups are statx calls when sx is set
+// (sx.out then describes the branch found, sx.i says which).
+func (s *state) searchStatx(f policy.Func, rel string, sx *statxReq) ([]int, unix.Stat_t, unix.Errno) {
 	p := s.newProbe()
 	defer p.free()
+	p.sx = sx
 	idx, e := s.funcs[f].Search(p, rel, make([]int, 0, 4))
 	if e != 0 {
 		return idx, p.lastSt, p.refine(e)
@@ -237,7 +271,7 @@ func (s *state) searchStat(f policy.Func, rel string) ([]int, unix.Stat_t, unix.
 	if p.lastI == idx[0] {
 		return idx, p.lastSt, 0
 	}
-	st, e := s.branches[idx[0]].lstat(rel)
+	st, e := p.lookup(idx[0], rel)
 	return idx, st, e
 }
 

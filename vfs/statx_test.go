@@ -35,3 +35,44 @@ func TestStatxOn(t *testing.T) {
 		t.Fatalf("statx of a name missing on that branch: %v", e)
 	}
 }
+
+// TestGetattrStatx: the Attr is Getattr's for every shape (deep, top-level,
+// directory, symlink, missing, root, control file, below an unremembered
+// parent, with follow-symlinks), and when it says filled the statx is the
+// branch object's own (same as StatxOn), its basic fields what lstat gives.
+func TestGetattrStatx(t *testing.T) {
+	ctx := context.Background()
+	for _, opts := range [][]string{nil, {"follow-symlinks=all"}} {
+		p, _ := newTestPool(t, opts, []string{"x"}, []string{"d/", "e/"}, []string{"d/f=1", "top=2", "d/l -> f", "e/g=3"})
+		for round := 0; round < 2; round++ {
+			for _, rel := range []string{"d/f", "top", "d", "d/l", "d/none", "none/x", "", ControlFile, "e/g"} {
+				want, we := p.Getattr(ctx, RootCred, rel)
+				var stx unix.Statx_t
+				got, filled, ge := p.GetattrStatx(ctx, RootCred, rel, 0, unix.STATX_MODE, &stx)
+				if rel == ControlFile { // its times are "now"
+					got.Stat.Atim, got.Stat.Mtim, got.Stat.Ctim = want.Stat.Atim, want.Stat.Mtim, want.Stat.Ctim
+				}
+				if ge != we || got != want {
+					t.Fatalf("%v %q: GetattrStatx = %+v %v, Getattr = %+v %v", opts, rel, got, ge, want, we)
+				}
+				if !filled {
+					if we == 0 && rel != "" && rel != ControlFile && !(opts != nil && rel == "d/l") {
+						t.Errorf("%v %q: not filled", opts, rel)
+					}
+					continue
+				}
+				var on unix.Statx_t
+				if e := p.StatxOn(ctx, RootCred, rel, got.Branch, 0, unix.STATX_BASIC_STATS, &on); e != 0 {
+					t.Fatal(e)
+				}
+				if stx.Ino != on.Ino || stx.Mode != on.Mode || stx.Size != on.Size || stx.Btime != on.Btime || stx.Mtime != on.Mtime {
+					t.Errorf("%v %q: statx %+v, the branch object's %+v", opts, rel, stx, on)
+				}
+				if st := statFromStatx(&stx); st != got.Stat {
+					t.Errorf("%v %q: statFromStatx = %+v, lstat %+v", opts, rel, st, got.Stat)
+				}
+			}
+			p.state().forgetRealDirs() // the first round remembered d and e
+		}
+	}
+}
