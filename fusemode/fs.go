@@ -157,6 +157,7 @@ func (r *rawFS) fillEntry(out *fuse.EntryOut, n *node, a *vfs.Attr, o *config.Op
 	out.SetEntryTimeout(o.CacheEntry)
 	out.SetAttrTimeout(o.CacheAttr)
 	fillAttr(&out.Attr, a)
+	n.branch.Store(int32(a.Branch)) // before fresh, which readers check first
 	n.fresh.Store(time.Now().Add(min(o.CacheEntry, o.CacheAttr)).UnixNano())
 }
 
@@ -672,7 +673,7 @@ func (r *rawFS) openOf(id uint64) *vfs.File {
 }
 
 func (r *rawFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
-	_, rel, ok := r.nodes.get(h.NodeId)
+	node, rel, ok := r.nodes.get(h.NodeId)
 	if !ok {
 		if f := r.openOf(h.NodeId); f != nil {
 			n, e := f.Fgetxattr(bg, r.cred(h, 0), name, dest)
@@ -680,7 +681,18 @@ func (r *rawFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, 
 		}
 		return 0, fuse.Status(unix.ESTALE)
 	}
-	n, e := r.pool.Getxattr(bg, r.cred(h, 0), rel, name, dest)
+	var n int
+	var e unix.Errno
+	if node.fresh.Load() > time.Now().UnixNano() {
+		// ls -l reads two attributes of every entry it has just looked
+		// up: read them where that lookup found the file, as long as the
+		// kernel holds its reply (vfs.GetxattrFound searches again if the
+		// file left that branch, or the policies differ).
+		found := vfs.Attr{Branch: int(node.branch.Load()), Stat: unix.Stat_t{Mode: node.mode}}
+		n, _, e = r.pool.GetxattrFound(bg, r.cred(h, 0), rel, name, dest, found)
+	} else {
+		n, e = r.pool.Getxattr(bg, r.cred(h, 0), rel, name, dest)
+	}
 	if e != 0 {
 		return 0, r.reply("getxattr", e)
 	}

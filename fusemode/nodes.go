@@ -46,8 +46,10 @@ type node struct {
 	plusHint atomic.Bool
 	// fresh is when (UnixNano) the entry and attributes of the node's last
 	// entry reply expire in the kernel's caches: until then a READDIRPLUS
-	// need not stat it again (dir.go).
-	fresh atomic.Int64
+	// need not stat it again (dir.go), and an xattr read goes to branch,
+	// where that reply's lookup found it (GetXAttr).
+	fresh  atomic.Int64
+	branch atomic.Int32
 }
 
 type childKey struct {

@@ -821,3 +821,33 @@ func TestUnlinkedOpenXattrs(t *testing.T) {
 		t.Fatalf("fremovexattr after unlink: %v", err)
 	}
 }
+
+// TestXattrWhereLookupFound: while the kernel holds a lookup's reply, an
+// xattr read goes to the branch that lookup found the file on; when the
+// file has left that branch meanwhile, the search decides (the copy on the
+// other branch), never an error.
+func TestXattrWhereLookupFound(t *testing.T) {
+	f := newFixture(t, 2)
+	layout(t, f.branches[0], "f=x")
+	layout(t, f.branches[1], "f=y")
+	for i, v := range []string{"b0", "b1"} {
+		if err := unix.Setxattr(f.b(i, "f"), "user.k", []byte(v), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mountInProcess(t, "cache.entry=60", "cache.attr=60")
+	var st unix.Stat_t
+	if err := unix.Lstat(f.m("f"), &st); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	if n, err := unix.Lgetxattr(f.m("f"), "user.k", buf); err != nil || string(buf[:n]) != "b0" {
+		t.Fatalf("lgetxattr: %q %v, want b0 (ff)", buf[:n], err)
+	}
+	if err := os.Remove(f.b(0, "f")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := unix.Lgetxattr(f.m("f"), "user.k", buf); err != nil || string(buf[:n]) != "b1" {
+		t.Fatalf("lgetxattr after the first copy went: %q %v, want b1", buf[:n], err)
+	}
+}
