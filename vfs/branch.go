@@ -84,7 +84,7 @@ func (b *branch) root() (int, unix.Errno) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var st unix.Stat_t
-	if err := unix.Stat(b.path, &st); err != nil {
+	if err := fstatat(unix.AT_FDCWD, b.path, &st, 0); err != nil {
 		return -1, errnoOf(err)
 	}
 	if b.fd < 0 || st.Dev != b.dev || st.Ino != b.ino {
@@ -149,7 +149,7 @@ func (b *branch) statfs(ttl time.Duration) (policy.Space, error) {
 	}
 	b.mu.Unlock()
 	var st unix.Statfs_t
-	if err := unix.Statfs(b.path, &st); err != nil {
+	if err := statfs(b.path, &st); err != nil {
 		b.mu.Lock()
 		b.spaceOK = false
 		b.mu.Unlock()

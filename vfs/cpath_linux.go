@@ -72,3 +72,17 @@ func statx(dirfd int, path string, flags int, mask uint32, stx *unix.Statx_t) er
 	}
 	return nil
 }
+
+// statfs is unix.Statfs without the allocation: a create policy reads the
+// space of every branch on every create.
+func statfs(path string, st *unix.Statfs_t) error {
+	var b [cpathMax]byte
+	if !cpath(&b, path) {
+		return unix.Statfs(path, st)
+	}
+	_, _, e := unix.Syscall(unix.SYS_STATFS, uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(st)), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
