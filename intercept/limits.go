@@ -4,16 +4,19 @@ package intercept
 // differently from a mount, printed by `mfs run --help`. The package doc's
 // Limits section has each case in full, with its reason; keep the two in
 // step.
-const Limits = `- Kernel 5.14 or later (seccomp ADDFD|SEND); 5.19 and 6.6 make signals and round trips better.
+const Limits = `- Kernel 5.14 or later (seccomp ADDFD|SEND); 5.19 and 6.6 make signals and round trips
+  better.
 - Not a sandbox: a path another thread changes while the call is resolved is read twice (TOCTOU).
-- Unprivileged, the workload runs with no_new_privs: setuid programs (sudo, passwd) do not elevate.
+- Unprivileged, the workload runs with no_new_privs: setuid programs (sudo, passwd) do not
+  elevate.
 - Programs exec'd from a union: the kernel finds "#!" interpreters and the ELF loader outside the
   union (#!/pool/bin/x fails unless that path exists).
 - After cd into a union the kernel's cwd stays where it was (a virtual cwd). A program run by a
   relative name the kernel cannot reach from there is redirected through /dev/fd/N, which needs
   read permission on it and shows in argv[0] (dash, execvp); a name shorter than 9 bytes (./tool)
   cannot be, and fails with "File name too long" unless it is a shell script run by a shell: use
-  a name of 9 bytes or more, such as $PWD/tool. Unix sockets bound or connected by relative name use the old cwd.
+  a name of 9 bytes or more, such as $PWD/tool. Unix sockets bound or connected by a relative
+  name use the old cwd.
 - A script of an interpreter other than sh or the calling shell, exec'd through /dev/fd/N, sees
   $0 (or __file__) as /dev/fd/N.
 - Writes never reach the supervisor: moveonenospc and the mount-only options do not apply; a
