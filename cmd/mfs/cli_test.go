@@ -82,6 +82,8 @@ func TestBadInput(t *testing.T) {
 		// itself (mfs mount never returned); inside a branch, the pool
 		// would contain itself.
 		{[]string{dir + "/disk1:" + dir + "/disk2", dir}, 2, "is inside the mountpoint"},
+		// A device given instead of its mount point: skipped, and said so.
+		{[]string{"/dev/null", dir + "/disk1/pool"}, 2, "/dev/null is a character device, not a directory: skipped"},
 		{[]string{dir + "/disk1:" + dir + "/disk2", dir + "/disk1/pool"}, 2, "is inside branch " + dir + "/disk1"},
 		{[]string{"mount", dir, dir + "/m", "-o", "func.bogus=ff"}, 2, "func.bogus"},
 	}

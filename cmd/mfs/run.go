@@ -144,6 +144,9 @@ func buildUnions(specs, oflags []string, logger *slog.Logger, warn io.Writer) ([
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--union %s: %w", target, err)}
 		}
+		for _, n := range opts.Notices {
+			fmt.Fprintf(warn, "mfs: warning: --union %s: %s\n", target, n)
+		}
 		for _, b := range opts.Branches {
 			if within(abs, b.Path) {
 				return nil, usagef("--union %s: the target is inside its branch %s; the union would contain itself: pick a target outside the branches", target, b.Path)

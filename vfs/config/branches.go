@@ -54,21 +54,30 @@ func (e *BranchError) Error() string {
 // not exist; a literal path that is not a directory is skipped. The first bad
 // element fails the whole list with a *BranchError.
 func ParseBranches(spec string) ([]Branch, error) {
+	bs, _, err := parseBranches(spec)
+	return bs, err
+}
+
+// parseBranches is ParseBranches that also returns a notice for each path
+// skipped because it names no directory (mergerfs logs a warning for each).
+func parseBranches(spec string) ([]Branch, []string, error) {
 	var out []Branch
+	var notices []string
 	for _, elem := range strings.Split(spec, ":") {
 		if elem == "" {
 			continue
 		}
-		bs, err := parseBranchElem(elem)
+		bs, skipped, err := parseBranchElem(elem)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, bs...)
+		notices = append(notices, skipped...)
 	}
-	return out, nil
+	return out, notices, nil
 }
 
-func parseBranchElem(elem string) ([]Branch, error) {
+func parseBranchElem(elem string) ([]Branch, []string, error) {
 	pattern, opts := elem, ""
 	hasOpts := false
 	if i := strings.LastIndexByte(elem, '='); i >= 0 {
@@ -76,7 +85,7 @@ func parseBranchElem(elem string) ([]Branch, error) {
 	}
 	tmpl := Branch{Mode: policy.RW}
 	if pattern == "" {
-		return nil, &BranchError{Element: elem, Reason: "empty path",
+		return nil, nil, &BranchError{Element: elem, Reason: "empty path",
 			Fix: "write PATH[=RW|RO|NC[,SIZE]], e.g. /mnt/disk1=RW"}
 	}
 	if hasOpts {
@@ -95,12 +104,12 @@ func parseBranchElem(elem string) ([]Branch, error) {
 			} else {
 				fix += fmt.Sprintf("; a path containing '=' needs an explicit mode: %s=RW", elem)
 			}
-			return nil, &BranchError{Element: elem, Reason: fmt.Sprintf("invalid mode %q", modeStr), Fix: fix}
+			return nil, nil, &BranchError{Element: elem, Reason: fmt.Sprintf("invalid mode %q", modeStr), Fix: fix}
 		}
 		if hasSize {
 			n, err := ParseSize(sizeStr)
 			if err != nil || strings.Contains(sizeStr, ",") {
-				return nil, &BranchError{Element: elem,
+				return nil, nil, &BranchError{Element: elem,
 					Reason: fmt.Sprintf("invalid minfreespace %q", sizeStr),
 					Fix:    "write digits with an optional B/K/M/G/T suffix after the mode, e.g. " + pattern + "=" + modeStr + ",100G"}
 			}
@@ -108,35 +117,60 @@ func parseBranchElem(elem string) ([]Branch, error) {
 		}
 	}
 
-	out, ok := withinProbeTimeout(func() []Branch { return resolveBranches(pattern, tmpl) })
+	type resolved struct {
+		out     []Branch
+		skipped []string
+	}
+	r, ok := withinProbeTimeout(func() resolved {
+		out, skipped := resolveBranches(pattern, tmpl)
+		return resolved{out, skipped}
+	})
 	if !ok {
-		return nil, &BranchError{Element: elem,
+		return nil, nil, &BranchError{Element: elem,
 			Reason: fmt.Sprintf("%s did not answer within %s (a hung network or FUSE file system?)", pattern, probeTimeout),
 			Fix:    "repair it, or leave it out of the branch list"}
 	}
-	return out, nil
+	return r.out, r.skipped, nil
 }
 
 // resolveBranches expands pattern and makes a branch of tmpl for each
-// directory it names.
-func resolveBranches(pattern string, tmpl Branch) []Branch {
+// directory it names. A path that names something else is skipped, as
+// mergerfs does, with a notice saying so (a device given instead of its
+// mount point otherwise left a pool with "no branches" and no reason).
+func resolveBranches(pattern string, tmpl Branch) ([]Branch, []string) {
 	paths := expandGlob(pattern)
 	if len(paths) == 0 {
 		paths = []string{pattern} // no match: keep the literal (mergerfs logs a notice)
 	}
 	var out []Branch
+	var skipped []string
 	for _, p := range paths {
 		p = realpath(p)
-		fi, err := os.Stat(p)
-		if err == nil && !fi.IsDir() {
-			continue // not a directory: skipped (mergerfs logs a warning)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			skipped = append(skipped, fmt.Sprintf("branch %s is a %s, not a directory: skipped (a branch is a directory, such as the mount point of a disk)", p, fileKind(fi.Mode())))
+			continue
 		}
 		// A branch that does not exist (yet) is kept.
 		b := tmpl
 		b.Path = p
 		out = append(out, b)
 	}
-	return out
+	return out, skipped
+}
+
+// fileKind names the type of a non-directory for a message.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "block device"
+	case m&os.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	}
+	return "file"
 }
 
 // probeTimeout bounds how long resolving one branch element (glob, symlinks,
@@ -295,37 +329,44 @@ func findBraceGroup(s string) (open, close int, parts []string) {
 // and '?' also match '/'. On any error cur is returned unchanged together
 // with the error; cur itself is never modified.
 func EditBranches(cur []Branch, instr string) ([]Branch, error) {
+	nb, _, err := editBranches(cur, instr)
+	return nb, err
+}
+
+// editBranches is EditBranches that also returns the notices of the paths
+// it skipped (parseBranches).
+func editBranches(cur []Branch, instr string) ([]Branch, []string, error) {
 	clone := func() []Branch { return append([]Branch(nil), cur...) }
 	switch {
 	case strings.HasPrefix(instr, "+<"):
-		add, err := ParseBranches(instr[2:])
+		add, notes, err := parseBranches(instr[2:])
 		if err != nil {
-			return cur, err
+			return cur, nil, err
 		}
-		return append(add, cur...), nil
+		return append(add, cur...), notes, nil
 	case strings.HasPrefix(instr, "+>"), strings.HasPrefix(instr, "+"):
 		list := strings.TrimPrefix(strings.TrimPrefix(instr, "+"), ">")
-		add, err := ParseBranches(list)
+		add, notes, err := parseBranches(list)
 		if err != nil {
-			return cur, err
+			return cur, nil, err
 		}
-		return append(clone(), add...), nil
+		return append(clone(), add...), notes, nil
 	case instr == "-<" || instr == "->":
 		if len(cur) == 0 {
-			return cur, &BranchError{Element: instr, Reason: "the branch list is empty", Fix: "nothing to remove"}
+			return cur, nil, &BranchError{Element: instr, Reason: "the branch list is empty", Fix: "nothing to remove"}
 		}
 		if instr == "-<" {
-			return clone()[1:], nil
+			return clone()[1:], nil, nil
 		}
-		return clone()[:len(cur)-1], nil
+		return clone()[:len(cur)-1], nil, nil
 	case strings.HasPrefix(instr, "-<"), strings.HasPrefix(instr, "->"):
-		return cur, &BranchError{Element: instr, Reason: "-< and -> take no argument",
+		return cur, nil, &BranchError{Element: instr, Reason: "-< and -> take no argument",
 			Fix: "use -PATTERN to remove branches by path"}
 	case strings.HasPrefix(instr, "-"):
 		pats := strings.Split(instr[1:], ":")
 		for _, p := range pats {
 			if _, err := fnmatch(p, ""); err != nil {
-				return cur, &BranchError{Element: p, Reason: "invalid pattern: " + err.Error(),
+				return cur, nil, &BranchError{Element: p, Reason: "invalid pattern: " + err.Error(),
 					Fix: "use fnmatch syntax (* ? [...]), e.g. -/mnt/disk*"}
 			}
 		}
@@ -342,16 +383,16 @@ func EditBranches(cur []Branch, instr string) ([]Branch, error) {
 				out = append(out, b)
 			}
 		}
-		return out, nil
+		return out, nil, nil
 	case strings.HasPrefix(instr, "<"), strings.HasPrefix(instr, ">"):
-		return cur, &BranchError{Element: instr, Reason: "unknown edit instruction",
+		return cur, nil, &BranchError{Element: instr, Reason: "unknown edit instruction",
 			Fix: "use LIST, =LIST, +<LIST, +>LIST, +LIST, -PATTERNS, -< or ->"}
 	}
-	nb, err := ParseBranches(strings.TrimPrefix(instr, "="))
+	nb, notes, err := parseBranches(strings.TrimPrefix(instr, "="))
 	if err != nil {
-		return cur, err
+		return cur, nil, err
 	}
-	return nb, nil
+	return nb, notes, nil
 }
 
 // fnmatch matches name against an fnmatch(3) pattern with flags 0 ('*' and

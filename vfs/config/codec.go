@@ -538,10 +538,11 @@ var processNamesCodec = codec{
 var branchesCodec = codec{
 	form: "PATH[=RW|RO|NC[,SIZE]][:...]",
 	set: func(o *Options, v string, _ bool) error {
-		nb, err := EditBranches(o.Branches, v)
+		nb, notes, err := editBranches(o.Branches, v)
 		if err != nil {
 			return err
 		}
+		o.Notices = append(o.Notices, notes...)
 		if o.Mountpoint != "" {
 			// A running pool: a lexical check only (a stat through the
 			// mount would be a request to ourselves).

@@ -91,7 +91,9 @@
 // wildcards skip dot-names; only directories match), then made absolute with
 // symlinks resolved. A glob that matches nothing (or only non-directories)
 // and a missing path are kept as written (made absolute); a literal path
-// that names a non-directory is skipped. An element whose resolution does
+// that names a non-directory is skipped, as mergerfs does, with a notice
+// naming what it is (Options.Notices, which Validate returns as warnings: a
+// device given for its mount point otherwise left "no branches" unexplained). An element whose resolution does
 // not finish within 30 s (a hung NFS server or FUSE daemon) is an error
 // naming it, not a silent wait.
 //

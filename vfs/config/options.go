@@ -18,7 +18,11 @@ import (
 // Parse. It is a plain value with no internal locking: see the package
 // documentation for how vfs shares it between goroutines.
 type Options struct {
-	Branches     []Branch
+	Branches []Branch
+	// Notices are the branch paths skipped while the branch list was set,
+	// because they name no directory (mergerfs skips them with a warning);
+	// Validate returns them with its warnings.
+	Notices      []string
 	Mountpoint   string
 	ConfigFile   string // the last config file applied successfully
 	MinFreeSpace uint64 // bytes
@@ -120,6 +124,7 @@ func Default() *Options {
 func (o *Options) Clone() *Options {
 	c := *o
 	c.Branches = append([]Branch(nil), o.Branches...)
+	c.Notices = append([]string(nil), o.Notices...)
 	c.CacheFilesProcessNames = append([]string(nil), o.CacheFilesProcessNames...)
 	c.MountOpts = append([]string(nil), o.MountOpts...)
 	if o.explicit != nil {
@@ -342,9 +347,11 @@ func (o *Options) ApplyArgs(args []string) error {
 	nb := o.Branches
 	for _, arg := range branchArgs {
 		var err error
-		if nb, err = EditBranches(nb, "+>"+arg); err != nil {
+		var notes []string
+		if nb, notes, err = editBranches(nb, "+>"+arg); err != nil {
 			return fmt.Errorf("branch argument %q: %w", arg, err)
 		}
+		o.Notices = append(o.Notices, notes...)
 	}
 	o.Branches = nb
 	if o.Mountpoint == "" {
@@ -359,6 +366,7 @@ func (o *Options) ApplyArgs(args []string) error {
 // forces cache.files off→auto-full and cache.writeback off; uid/gid/umask
 // overrides are unsupported.
 func (o *Options) Validate() (warnings []string, err error) {
+	warnings = append(warnings, o.Notices...)
 	var errs []error
 	if len(o.Branches) == 0 {
 		errs = append(errs, errors.New("no branches: give them as the first argument or with -o branches=PATH[:PATH...]"))

@@ -1152,6 +1152,14 @@ func TestApplyArgsAndValidate(t *testing.T) {
 			t.Errorf("branches %s, mountpoint %s: %v, want %q", tc.branches, tc.mnt, err, tc.want)
 		}
 	}
+	// A path naming no directory is skipped (as mergerfs does) with a notice
+	// Validate passes on, naming what it is.
+	o = Default()
+	_ = o.ApplyArgs([]string{p("a") + ":/dev/null", p("mnt")})
+	if w, err := o.Validate(); err != nil || len(o.Branches) != 1 || len(w) != 1 ||
+		!strings.Contains(w[0], "/dev/null is a character device, not a directory: skipped") {
+		t.Errorf("a device as a branch: branches %+v, warnings %q, %v", o.Branches, w, err)
+	}
 	// At run time (mountpoint known) the control file refuses the same.
 	o = Default()
 	_ = o.ApplyArgs([]string{p("a"), p("mnt")})
