@@ -111,6 +111,7 @@ type worker struct {
 	// `ls -l` reads two attributes of each entry right after its statx,
 	// and those reads go straight to that branch (vfs.GetxattrFound).
 	found foundObj
+	sx    statxWant // the statx(2) being answered (task.sx)
 }
 
 // foundObj is a union object a thread's stat-family call just found.

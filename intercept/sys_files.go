@@ -346,8 +346,9 @@ func (t *task) statx(dirfd int, addr uint64, flags int, mask uint32, buf uint64)
 	if p == "" {
 		return cont()
 	}
-	sx := statxWant{flags: flags, mask: mask}
-	t.sx = &sx
+	sx := &t.w.sx
+	*sx = statxWant{flags: flags, mask: mask}
+	t.sx = sx
 	l, a, ae, r, ok := t.locateAttr(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	t.sx = nil
 	if !ok {

@@ -43,7 +43,8 @@ type task struct {
 	traceRel string
 	branch   int
 	// sx, set while a statx(2) locates its path, makes attrOf look the
-	// path up with statx (vfs.GetattrStatx).
+	// path up with statx (vfs.GetattrStatx). It points at the worker's
+	// w.sx (scratch space: a task's own would be moved to the heap).
 	sx *statxWant
 }
 

@@ -88,10 +88,10 @@ func (p *Pool) GetattrStatx(ctx context.Context, c *Cred, rel string, flags int,
 		return p.controlAttr(), false, 0
 	}
 	s := p.state()
-	sx := &statxReq{flags: flags & (unix.AT_STATX_FORCE_SYNC | unix.AT_STATX_DONT_SYNC), mask: mask | unix.STATX_BASIC_STATS, i: -1}
+	sx := statxReq{flags: flags & (unix.AT_STATX_FORCE_SYNC | unix.AT_STATX_DONT_SYNC), mask: mask | unix.STATX_BASIC_STATS, i: -1}
 	e = asCaller(c, func() unix.Errno {
 		var e unix.Errno
-		a, e = s.getattrx(rel, sx)
+		a, e = s.getattrx(rel, &sx)
 		return e
 	})
 	if e != 0 && rel == "" {

@@ -291,46 +291,56 @@ func (b *branch) openPath(rel string, flags int, mode uint32) (int, unix.Errno) 
 	return fd, 0
 }
 
-// lstat stats rel inside branch b without following a trailing symlink.
-// A top-level name, or one in a remembered real directory, is one fstatat
-// on the root fd. Otherwise a plain fstatat goes first: when it finds
-// nothing (ENOENT, the common case while a search policy walks the
-// branches) the confined walk could not find anything either — a symlink on
-// the way, which the walk refuses, counts as a miss too (walkErrno) — and
-// it costs 0.2 µs less than an openat2 (RESOLVE_*) that fails. Anything
-// else is opened O_PATH in one confined openat2 and fstat'ed, and its
-// directory remembered as real.
+// lstat stats rel inside branch b without following a trailing symlink
+// (lookup).
 func (b *branch) lstat(rel string) (unix.Stat_t, unix.Errno) {
 	var st unix.Stat_t
+	e := b.lookup(rel, func(dirfd int, path string) error {
+		if path == "" {
+			return unix.Fstat(dirfd, &st)
+		}
+		return fstatat(dirfd, path, &st, unix.AT_SYMLINK_NOFOLLOW)
+	})
+	return st, e
+}
+
+// lookup runs stat on rel inside branch b: stat(dirfd, path) must not
+// follow a trailing symlink, and with path "" acts on dirfd itself (fstatat
+// and fstat, or statx). A top-level name, or one in a remembered real
+// directory, is one call on the root fd. Otherwise a plain call goes first:
+// when it finds nothing (ENOENT, the common case while a search policy walks
+// the branches) the confined walk could not find anything either — a
+// symlink on the way, which the walk refuses, counts as a miss too
+// (walkErrno) — and it costs 0.2 µs less than an openat2 (RESOLVE_*) that
+// fails. Anything else is opened O_PATH in one confined openat2 and stat'ed
+// through that fd, and its directory remembered as real.
+func (b *branch) lookup(rel string, stat func(dirfd int, path string) error) unix.Errno {
 	root, e := b.rootFast()
 	if e != 0 {
-		return st, e
+		return e
 	}
 	if rel == "" {
-		return st, errnoOf(unix.Fstat(root, &st))
+		return errnoOf(stat(root, ""))
 	}
-	if strings.IndexByte(rel, '/') < 0 {
-		return st, errnoOf(fstatat(root, rel, &st, unix.AT_SYMLINK_NOFOLLOW))
+	if b.knownBelow(rel) {
+		return errnoOf(stat(root, rel))
 	}
-	if e, ok := b.lstatKnown(root, rel, &st); ok {
-		return st, e
-	}
-	if len(rel) <= chunkMax && fstatat(root, rel, &st, unix.AT_SYMLINK_NOFOLLOW) == unix.ENOENT {
-		return st, unix.ENOENT
+	if len(rel) <= chunkMax && stat(root, rel) == unix.ENOENT {
+		return unix.ENOENT
 	}
 	fd, err := openBeneath(root, rel, unix.O_PATH|unix.O_NOFOLLOW, 0)
 	if err == unix.ELOOP && b.follow.Load() {
-		return st, errnoOf(unix.Lstat(b.hostPath(rel), &st))
+		return errnoOf(stat(unix.AT_FDCWD, b.hostPath(rel)))
 	}
 	if err != nil {
-		return st, walkErrno(err)
+		return walkErrno(err)
 	}
-	err = unix.Fstat(fd, &st)
+	err = stat(fd, "")
 	unix.Close(fd)
 	if err == nil {
 		b.real.learn(rel[:strings.LastIndexByte(rel, '/')])
 	}
-	return st, errnoOf(err)
+	return errnoOf(err)
 }
 
 // chunkMax bounds the path handed to one openat2. Paths below a branch may be

@@ -41,49 +41,32 @@ func TestRootFastExpires(t *testing.T) {
 // TestCreateAfterBranchRemoved: a branch directory removed behind the
 // pool's back is passed over by the next create at once (its statfs by
 // path fails), even though its root fd, validated less than a second ago,
-// still works: the file lands on the next branch instead of failing.
+// still works: the file lands on the next branch instead of failing. Made
+// again at the same path (same file system, so the same st_dev) it is the
+// branch again at the next create: the root fd is reopened because st_ino
+// changed, where the old fd kept every create failing with ENOENT.
 func TestCreateAfterBranchRemoved(t *testing.T) {
 	ctx := context.Background()
-	p, dirs := newTestPool(t, []string{"category.create=ff"}, []string{}, []string{})
-	f, e := p.Create(ctx, RootCred, "a", unix.O_WRONLY, 0o644)
-	if e != 0 {
-		t.Fatal(e)
-	}
-	f.Close()
-	if !exists(filepath.Join(dirs[0], "a")) {
-		t.Fatal("a did not land on the first branch (ff)")
-	}
-	must(t, os.RemoveAll(dirs[0]))
-	f, e = p.Create(ctx, RootCred, "b", unix.O_WRONLY, 0o644)
-	if e != 0 {
-		t.Fatalf("create after the first branch was removed: %v", e)
-	}
-	f.Close()
-	if !exists(filepath.Join(dirs[1], "b")) {
-		t.Fatal("b did not land on the remaining branch")
-	}
-}
-
-// TestCreateAfterBranchRecreated: a branch directory removed and made again
-// at the same path (same file system, so the same st_dev) is the branch
-// again at the next create: the root fd is reopened because st_ino
-// changed, where the old fd kept every create failing with ENOENT.
-func TestCreateAfterBranchRecreated(t *testing.T) {
-	ctx := context.Background()
-	p, dirs := newTestPool(t, []string{"category.create=ff"}, []string{}, []string{})
-	f, e := p.Create(ctx, RootCred, "a", unix.O_WRONLY, 0o644)
-	if e != 0 {
-		t.Fatal(e)
-	}
-	f.Close()
-	must(t, os.RemoveAll(dirs[0]))
-	must(t, os.Mkdir(dirs[0], 0o755))
-	f, e = p.Create(ctx, RootCred, "b", unix.O_WRONLY, 0o644)
-	if e != 0 {
-		t.Fatalf("create after the first branch was made again: %v", e)
-	}
-	f.Close()
-	if !exists(filepath.Join(dirs[0], "b")) {
-		t.Fatal("b did not land on the recreated first branch (ff)")
+	for _, remake := range []bool{false, true} {
+		p, dirs := newTestPool(t, []string{"category.create=ff"}, []string{}, []string{})
+		create := func(name string, want int) {
+			t.Helper()
+			f, e := p.Create(ctx, RootCred, name, unix.O_WRONLY, 0o644)
+			if e != 0 {
+				t.Fatalf("remade %v: create %s: %v", remake, name, e)
+			}
+			f.Close()
+			if !exists(filepath.Join(dirs[want], name)) {
+				t.Fatalf("remade %v: %s did not land on branch %d", remake, name, want)
+			}
+		}
+		create("a", 0) // ff
+		must(t, os.RemoveAll(dirs[0]))
+		want := 1
+		if remake {
+			must(t, os.Mkdir(dirs[0], 0o755))
+			want = 0
+		}
+		create("b", want)
 	}
 }

@@ -337,7 +337,7 @@ func (s *state) touchParentOn(v, t int, parent string) {
 	}
 	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_NOW}}
 	// Below a directory a lookup just walked, one utimensat from the root
-	// (as lstatKnown does for lookups); it runs on most creates and removes.
+	// (as branch.lookup does); it runs on most creates and removes.
 	if parent != "" && vb.knownBelow(parent) {
 		if root, e := vb.rootFast(); e == 0 && unix.UtimesNanoAt(root, parent, ts, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			return

@@ -182,9 +182,11 @@ type probe struct {
 	// search policy just found the path on a second time.
 	lastI  int
 	lastSt unix.Stat_t
-	// sx, when set, makes every lookup a statx (GetattrStatx), whose last
-	// success is kept too.
-	sx *statxReq
+	// sxOn makes every lookup a statx (GetattrStatx), as sx asks, whose
+	// last success is kept there too. A copy, not a pointer to the
+	// caller's: a pooled probe would move the request to the heap.
+	sxOn bool
+	sx   statxReq
 }
 
 // statxReq asks a probe to look up with statx: flags carry the caller's
@@ -219,7 +221,7 @@ func (p *probe) refine(e unix.Errno) unix.Errno {
 // lookup is the lstat of rel on branch i, or its statx when the probe
 // carries a statx request (converted for the policies and Getattr).
 func (p *probe) lookup(i int, rel string) (unix.Stat_t, unix.Errno) {
-	if p.sx == nil {
+	if !p.sxOn {
 		return p.branches[i].lstat(rel)
 	}
 	var stx unix.Statx_t
@@ -263,7 +265,10 @@ func (s *state) searchStat(f policy.Func, rel string) ([]int, unix.Stat_t, unix.
 func (s *state) searchStatx(f policy.Func, rel string, sx *statxReq) ([]int, unix.Stat_t, unix.Errno) {
 	p := s.newProbe()
 	defer p.free()
-	p.sx = sx
+	if sx != nil {
+		p.sxOn, p.sx = true, *sx
+		defer func() { *sx = p.sx }()
+	}
 	idx, e := s.funcs[f].Search(p, rel, make([]int, 0, 4))
 	if e != 0 {
 		return idx, p.lastSt, p.refine(e)

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // realDirs remembers, per branch, directories that a confined walk
@@ -73,16 +71,6 @@ func (s *state) forgetRealDirs() {
 	for _, b := range s.branches {
 		b.real.forget()
 	}
-}
-
-// lstatKnown stats rel (which has a '/') on branch root: one fstatat when
-// its parent is a remembered real directory. ok=false: the parent is not
-// remembered (or the path is long), walk instead.
-func (b *branch) lstatKnown(root int, rel string, st *unix.Stat_t) (unix.Errno, bool) {
-	if !b.knownBelow(rel) {
-		return 0, false
-	}
-	return errnoOf(fstatat(root, rel, st, unix.AT_SYMLINK_NOFOLLOW)), true
 }
 
 // knownBelow reports whether rel (not "") can be looked up from the root fd

@@ -2,7 +2,6 @@ package vfs
 
 import (
 	"context"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -10,9 +9,8 @@ import (
 // StatxOn runs statx(2) on rel of branch i (the branch Getattr reported),
 // with the caller's identity, never following a trailing symlink: for the
 // fields only statx has (birth time, attributes, mount id). flags may carry
-// AT_STATX_FORCE_SYNC or AT_STATX_DONT_SYNC. Below a directory a lookup just
-// walked it is one statx; otherwise a confined O_PATH open, statx on it, and
-// close.
+// AT_STATX_FORCE_SYNC or AT_STATX_DONT_SYNC. The lookup is lstat's
+// (branch.lookup).
 func (p *Pool) StatxOn(ctx context.Context, c *Cred, rel string, i int, flags int, mask uint32, stx *unix.Statx_t) unix.Errno {
 	s := p.state()
 	if i < 0 || i >= len(s.branches) || rel == ControlFile {
@@ -20,55 +18,18 @@ func (p *Pool) StatxOn(ctx context.Context, c *Cred, rel string, i int, flags in
 	}
 	b := s.branches[i]
 	sync := flags & (unix.AT_STATX_FORCE_SYNC | unix.AT_STATX_DONT_SYNC)
-	return asCaller(c, func() unix.Errno {
-		root, e := b.rootFast()
-		if e != 0 {
-			return e
-		}
-		if rel == "" {
-			return errnoOf(unix.Statx(root, "", unix.AT_EMPTY_PATH|sync, int(mask), stx))
-		}
-		if b.knownBelow(rel) {
-			return errnoOf(unix.Statx(root, rel, unix.AT_SYMLINK_NOFOLLOW|sync, int(mask), stx))
-		}
-		fd, err := openBeneath(root, rel, unix.O_PATH|unix.O_NOFOLLOW, 0)
-		if err != nil {
-			return walkErrno(err)
-		}
-		defer unix.Close(fd)
-		return errnoOf(unix.Statx(fd, "", unix.AT_EMPTY_PATH|sync, int(mask), stx))
-	})
+	return asCaller(c, func() unix.Errno { return b.lstatx(rel, sync, mask, stx) })
 }
 
-// lstatx is branch.lstat done with statx(2): the same lookups, confined the
-// same way (flags: the caller's AT_STATX_* sync bits).
+// lstatx is branch.lstat done with statx(2) (flags: the caller's
+// AT_STATX_* sync bits): the same lookups, confined the same way.
 func (b *branch) lstatx(rel string, flags int, mask uint32, stx *unix.Statx_t) unix.Errno {
-	root, e := b.rootFast()
-	if e != 0 {
-		return e
-	}
-	if rel == "" {
-		return errnoOf(statx(root, "", unix.AT_EMPTY_PATH|flags, mask, stx))
-	}
-	if strings.IndexByte(rel, '/') < 0 || b.knownBelow(rel) {
-		return errnoOf(statx(root, rel, unix.AT_SYMLINK_NOFOLLOW|flags, mask, stx))
-	}
-	if len(rel) <= chunkMax && statx(root, rel, unix.AT_SYMLINK_NOFOLLOW|flags, mask, stx) == unix.ENOENT {
-		return unix.ENOENT // as in lstat: the confined walk could not find more
-	}
-	fd, err := openBeneath(root, rel, unix.O_PATH|unix.O_NOFOLLOW, 0)
-	if err == unix.ELOOP && b.follow.Load() {
-		return errnoOf(statx(unix.AT_FDCWD, b.hostPath(rel), unix.AT_SYMLINK_NOFOLLOW|flags, mask, stx))
-	}
-	if err != nil {
-		return walkErrno(err)
-	}
-	err = statx(fd, "", unix.AT_EMPTY_PATH|flags, mask, stx)
-	unix.Close(fd)
-	if err == nil {
-		b.real.learn(rel[:strings.LastIndexByte(rel, '/')])
-	}
-	return errnoOf(err)
+	return b.lookup(rel, func(dirfd int, path string) error {
+		if path == "" {
+			return statx(dirfd, "", unix.AT_EMPTY_PATH|flags, mask, stx)
+		}
+		return statx(dirfd, path, unix.AT_SYMLINK_NOFOLLOW|flags, mask, stx)
+	})
 }
 
 // statFromStatx is the struct stat the same object gives (the basic

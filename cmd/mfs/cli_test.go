@@ -58,11 +58,7 @@ func mfsAs(t *testing.T, argv0 string, args ...string) (string, string, int) {
 
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
-	for _, d := range []string{"disk1", "disk2", "disk1/pool"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	makeDirs(t, dir, "disk1", "disk2", "disk1/pool")
 	cases := []struct {
 		args []string
 		code int

@@ -42,10 +42,8 @@ func mountedAt(mnt string) (fstype string, ok bool) {
 func TestMergerfsStyleMount(t *testing.T) {
 	requireFUSE(t)
 	root := t.TempDir()
-	b1, b2, mnt := filepath.Join(root, "b1"), filepath.Join(root, "b2"), filepath.Join(root, "mnt")
-	for _, d := range []string{b1, b2, mnt} {
-		os.MkdirAll(d, 0o755)
-	}
+	ds := makeDirs(t, root, "b1", "b2", "mnt")
+	b1, b2, mnt := ds[0], ds[1], ds[2]
 	os.WriteFile(filepath.Join(b2, "from-b2"), []byte("2"), 0o644)
 	t.Cleanup(func() {
 		if _, ok := mountedAt(mnt); ok {
@@ -157,10 +155,8 @@ func TestFsxThroughMount(t *testing.T) {
 	for _, cache := range []string{"off", "full", "auto-full"} {
 		t.Run("cache.files="+cache, func(t *testing.T) {
 			root := t.TempDir()
-			b1, b2, mnt := filepath.Join(root, "b1"), filepath.Join(root, "b2"), filepath.Join(root, "mnt")
-			for _, d := range []string{b1, b2, mnt} {
-				os.MkdirAll(d, 0o755)
-			}
+			ds := makeDirs(t, root, "b1", "b2", "mnt")
+			b1, b2, mnt := ds[0], ds[1], ds[2]
 			mountPool(t, b1+"=RW:"+b2+"=RW", mnt, "minfreespace=1M,cache.files="+cache)
 			for _, seed := range []uint64{11, 12} {
 				res, err := fsx.Run(fsx.Config{Dir: mnt, Seed: seed, Ops: 2000, CheckEvery: 5})
@@ -180,10 +176,8 @@ func TestFsxThroughMount(t *testing.T) {
 func TestMoveOnENOSPCThroughMount(t *testing.T) {
 	requireFUSE(t)
 	root := t.TempDir()
-	small, big, mnt := filepath.Join(root, "small"), filepath.Join(root, "big"), filepath.Join(root, "mnt")
-	for _, d := range []string{small, big, mnt} {
-		os.MkdirAll(d, 0o755)
-	}
+	ds := makeDirs(t, root, "small", "big", "mnt")
+	small, big, mnt := ds[0], ds[1], ds[2]
 	for dir, size := range map[string]string{small: "1m", big: "16m"} {
 		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
 			t.Fatal(err)
@@ -233,10 +227,8 @@ func TestMountCommand(t *testing.T) {
 		t.Skip("mount.fuse3 is missing")
 	}
 	root := t.TempDir()
-	b1, b2, mnt := filepath.Join(root, "b1"), filepath.Join(root, "b2"), filepath.Join(root, "mnt")
-	for _, d := range []string{b1, b2, mnt} {
-		os.MkdirAll(d, 0o755)
-	}
+	ds := makeDirs(t, root, "b1", "b2", "mnt")
+	b1, b2, mnt := ds[0], ds[1], ds[2]
 	t.Cleanup(func() { unmountAndWait(mnt) })
 	// "PROGRAM#SOURCE" names the program by path, as an fstab line of type
 	// fuse does; type fuse.mfs finds mfs on the standard PATH instead.
@@ -274,10 +266,8 @@ func TestMountCommand(t *testing.T) {
 func TestCtl(t *testing.T) {
 	requireFUSE(t)
 	root := t.TempDir()
-	b1, b2, mnt := filepath.Join(root, "b1"), filepath.Join(root, "b2"), filepath.Join(root, "mnt")
-	for _, d := range []string{b1, b2, mnt} {
-		os.MkdirAll(d, 0o755)
-	}
+	ds := makeDirs(t, root, "b1", "b2", "mnt")
+	b1, b2, mnt := ds[0], ds[1], ds[2]
 	mountPool(t, b1+"=RW", mnt, "minfreespace=1M")
 	if out, _, code := mfs(t, "ctl", mnt, "get", "category.create"); code != 0 || out != "pfrd\n" {
 		t.Fatalf("get category.create: %d %q", code, out)
@@ -323,10 +313,8 @@ func TestCtl(t *testing.T) {
 func TestForegroundMountGODEBUG(t *testing.T) {
 	requireFUSE(t)
 	root := t.TempDir()
-	b1, mnt := filepath.Join(root, "b1"), filepath.Join(root, "mnt")
-	for _, d := range []string{b1, mnt} {
-		os.MkdirAll(d, 0o755)
-	}
+	ds := makeDirs(t, root, "b1", "mnt")
+	b1, mnt := ds[0], ds[1]
 	os.WriteFile(filepath.Join(b1, "f"), []byte("x"), 0o644)
 	cmd := exec.Command(mfsBin, "mount", "-f", b1, mnt)
 	cmd.Env = append(os.Environ(), "GODEBUG=")
@@ -368,12 +356,8 @@ func TestForegroundMountGODEBUG(t *testing.T) {
 func TestMountMissingBranchWarnsOnce(t *testing.T) {
 	requireFUSE(t)
 	root := t.TempDir()
-	b1, mnt := filepath.Join(root, "b1"), filepath.Join(root, "mnt")
-	for _, d := range []string{b1, mnt} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ds := makeDirs(t, root, "b1", "mnt")
+	b1, mnt := ds[0], ds[1]
 	missing := filepath.Join(root, "later")
 	t.Cleanup(func() { unmountAndWait(mnt) })
 	_, stderr, code := mfs(t, "mount", b1+":"+missing, mnt, "-o", "minfreespace=1M")
@@ -392,12 +376,8 @@ func TestMountMissingBranchWarnsOnce(t *testing.T) {
 func TestMountStartupErrorOnce(t *testing.T) {
 	requireFUSE(t)
 	root := t.TempDir()
-	b1, mnt := filepath.Join(root, "b1"), filepath.Join(root, "mnt")
-	for _, d := range []string{b1, mnt} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ds := makeDirs(t, root, "b1", "mnt")
+	b1, mnt := ds[0], ds[1]
 	t.Cleanup(func() { unmountAndWait(mnt) })
 	bad := filepath.Join(root, "no-such-dir", "mfs.log")
 	for _, tc := range []struct{ opts, msg string }{
@@ -419,4 +399,18 @@ func TestMountStartupErrorOnce(t *testing.T) {
 			}
 		}
 	}
+}
+
+// makeDirs makes the directories names below root and returns their paths.
+func makeDirs(t *testing.T, root string, names ...string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range names {
+		d := filepath.Join(root, n)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
 }

@@ -548,10 +548,7 @@ var branchesCodec = codec{
 			// mount would be a request to ourselves).
 			mp := filepath.Clean(o.Mountpoint)
 			for _, b := range nb {
-				if b.Path == mp {
-					return fmt.Errorf("branches can not include the mountpoint: %s; remove it from the branch list", b.Path)
-				}
-				if err := nesting(mp, b.Path); err != nil {
+				if err := nesting(mp, b.Path, false); err != nil {
 					return err
 				}
 			}

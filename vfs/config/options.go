@@ -377,9 +377,9 @@ func (o *Options) Validate() (warnings []string, err error) {
 		mfi, merr := os.Stat(o.Mountpoint)
 		mp := realpath(o.Mountpoint)
 		for _, b := range o.Branches {
-			if bfi, err := os.Stat(b.Path); merr == nil && err == nil && os.SameFile(mfi, bfi) {
-				errs = append(errs, fmt.Errorf("branches can not include the mountpoint: %s; remove it from the branch list", b.Path))
-			} else if err := nesting(mp, b.Path); err != nil {
+			bfi, err := os.Stat(b.Path)
+			same := merr == nil && err == nil && os.SameFile(mfi, bfi)
+			if err := nesting(mp, b.Path, same); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -408,13 +408,16 @@ func (o *Options) Validate() (warnings []string, err error) {
 	return warnings, errors.Join(errs...)
 }
 
-// nesting reports a mountpoint mp inside branch b (the pool would contain
-// itself: find, du or rsync through it never end) or a branch inside the
-// mountpoint (the mount hides it, and every access the daemon makes to it
-// is a request to itself, which waits forever). Both paths are absolute and
-// clean; symlinks are resolved by the caller where it can.
-func nesting(mp, b string) error {
+// nesting reports a branch b that is the mountpoint mp (same, or the same
+// path), a mountpoint inside a branch (the pool would contain itself: find,
+// du or rsync through it never end) or a branch inside the mountpoint (the
+// mount hides it, and every access the daemon makes to it is a request to
+// itself, which waits forever). Both paths are absolute and clean; symlinks
+// are resolved by the caller where it can.
+func nesting(mp, b string, same bool) error {
 	switch {
+	case same || mp == b:
+		return fmt.Errorf("branches can not include the mountpoint: %s; remove it from the branch list", b)
 	case below(mp, b):
 		return fmt.Errorf("mountpoint %s is inside branch %s: the pool would contain itself (find, du and rsync through it would never end); mount it outside every branch", mp, b)
 	case below(b, mp):
